@@ -2,10 +2,13 @@
 
 Layers, lowest first (a module imports only from layers below it):
 
-  data      idx, sources, datasets         IDX files, verified MNIST, the course Dataset
-  pictures  images, gif, utils             montages, PNGs, GIFs (and later layers)
-  graph     compat                         TensorFlow v1 graph mode, imported in one place
-  jobs      lecture                        the lecture's cells, end to end
+  data      idx, sources, datasets          IDX files, verified MNIST, the course Dataset
+  pictures  fileio, images, gif             atomic writes, montages, PNGs, GIFs
+  layers    compat, utils, batch_norm       TF v1 graph mode; the course's layers
+  graphs    model, autoencoders,            the lecture's graphs and the course's VAE,
+            classifiers, vae, registry      by name
+  checks    golden, renames                 golden op listings; Out[48] rename rules
+  jobs      lecture                         the lecture's cells, end to end
 
 Importing the package imports no TensorFlow; the data modules never do.
 """

@@ -16,7 +16,13 @@ import os
 # lecture's printed numbers; a user who wants it can set the variable before importing us.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import logging  # noqa: E402
+
 import tensorflow.compat.v1 as tf  # noqa: E402  (the environment must be set first)
+
+# Every v1 symbol the lecture uses is deprecated in TF2; the resulting warnings say nothing a
+# user of this package can act on, and would drown the lecture's output.
+tf.get_logger().setLevel(logging.ERROR)
 
 _graph_mode_enabled = False
 

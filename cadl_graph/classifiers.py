@@ -1,0 +1,99 @@
+"""The lecture's MNIST classifiers: linear softmax (In[41]-[47]) and convolutional
+(In[54]-[65]), with the lecture's cross entropy and accuracy.
+
+Split as TensorFlow's MNIST tutorial splits a model: an inference function (the network), a
+loss, an evaluation, and a model function that assembles the lecture's cells in their order.
+"""
+
+from cadl_graph import utils
+from cadl_graph.compat import tf
+from cadl_graph.model import Model, adam_minimize
+
+N_INPUT = 784
+N_OUTPUT = 10
+# Added inside the log so a confident wrong prediction (p = 0) costs a lot, not infinity.
+LOG_EPSILON = 1e-12
+
+
+def linear_net(X, n_output=N_OUTPUT):
+    """One `linear` layer with softmax, scope `layer1`.
+
+    Args:
+      X: float32 [?, 784].
+
+    Returns:
+      (Y_pred, W): probabilities float32 [?, n_output] and the weights [784, n_output].
+    """
+    return utils.linear(x=X, n_output=n_output, activation=tf.nn.softmax, name="layer1")
+
+
+def conv_net(X, n_output=N_OUTPUT, filter_size=5, n_filters=(32, 64), n_fc=128):
+    """Two strided conv layers with biases, then fc_1 (relu) and fc_2 (softmax).
+
+    Variables `W`, `b` (layer 1) and `W2`, `b2` (layer 2) live at the top level, initialised
+    with `random_normal_initializer()` (stddev 1.0) and zeros, exactly as the lecture made them.
+
+    Args:
+      X: float32 [?, 784].
+
+    Returns:
+      (Y_pred, end_points): probabilities float32 [?, n_output]; end points 'h_1'
+      [?, 14, 14, 32], 'h_2' [?, 7, 7, 64], 'h_2_flat' [?, 3136], 'h_3' [?, 128], and the
+      variables 'W_1', 'W_2'.
+    """
+    X_tensor = tf.reshape(X, [-1, 28, 28, 1])
+    n_in, n_1, n_2 = 1, n_filters[0], n_filters[1]
+    W_1 = tf.get_variable(name="W", shape=[filter_size, filter_size, n_in, n_1],
+                          initializer=tf.random_normal_initializer())
+    b_1 = tf.get_variable(name="b", shape=[n_1], initializer=tf.constant_initializer())
+    h_1 = tf.nn.relu(tf.nn.bias_add(
+        tf.nn.conv2d(input=X_tensor, filter=W_1, strides=[1, 2, 2, 1], padding="SAME"), b_1))
+    W_2 = tf.get_variable(name="W2", shape=[filter_size, filter_size, n_1, n_2],
+                          initializer=tf.random_normal_initializer())
+    b_2 = tf.get_variable(name="b2", shape=[n_2], initializer=tf.constant_initializer())
+    h_2 = tf.nn.relu(tf.nn.bias_add(
+        tf.nn.conv2d(input=h_1, filter=W_2, strides=[1, 2, 2, 1], padding="SAME"), b_2))
+    dims = h_2.get_shape().as_list()
+    h_2_flat = tf.reshape(h_2, [-1, dims[1] * dims[2] * n_2])
+    h_3, _ = utils.linear(h_2_flat, n_fc, activation=tf.nn.relu, name="fc_1")
+    Y_pred, _ = utils.linear(h_3, n_output, activation=tf.nn.softmax, name="fc_2")
+    return Y_pred, {"X_tensor": X_tensor, "h_1": h_1, "h_2": h_2, "h_2_flat": h_2_flat,
+                    "h_3": h_3, "W_1": W_1, "W_2": W_2}
+
+
+def cross_entropy(Y, Y_pred):
+    """`-sum(Y * log(Y_pred + 1e-12))` over the whole batch (a sum, not a mean): float32 scalar."""
+    return -tf.reduce_sum(Y * tf.log(Y_pred + LOG_EPSILON))
+
+
+def accuracy(Y_pred, Y):
+    """Share of examples whose most probable class is the labelled one: float32 scalar."""
+    correct_prediction = tf.equal(tf.argmax(Y_pred, 1), tf.argmax(Y, 1))
+    return tf.reduce_mean(tf.cast(correct_prediction, "float"))
+
+
+def _classifier(name, inference, learning_rate, hparams):
+    X = tf.placeholder(tf.float32, [None, N_INPUT])
+    Y = tf.placeholder(tf.float32, [None, N_OUTPUT])
+    Y_pred, end_points = inference(X)
+    cost = cross_entropy(Y, Y_pred)
+    train_op = adam_minimize(cost, learning_rate)
+    acc = accuracy(Y_pred, Y)
+    init_op = tf.global_variables_initializer()
+    return Model(name=name, x=X, y=Y_pred, labels=Y, cost=cost, accuracy=acc,
+                 train_op=train_op, init_op=init_op, end_points=end_points, hparams=hparams)
+
+
+def linear_classifier(learning_rate=0.001):
+    """In[41]-[47]: X, Y, layer1 (softmax), cross entropy, Adam(0.001), accuracy, init."""
+    def inference(X):
+        Y_pred, W = linear_net(X)
+        return Y_pred, {"W": W}
+    return _classifier("linear_classifier", inference, learning_rate,
+                       dict(learning_rate=learning_rate))
+
+
+def conv_classifier(learning_rate=0.001):
+    """In[54]-[65]: X, Y, conv_net, cross entropy, Adam() (default rate 0.001), accuracy, init."""
+    return _classifier("conv_classifier", conv_net, learning_rate,
+                       dict(learning_rate=learning_rate))

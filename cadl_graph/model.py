@@ -1,0 +1,59 @@
+"""What every graph builder returns: the tensors a caller needs, by role.
+
+Training loops, exports and tests read these fields instead of looking tensors up by name, so
+they work the same for every model of the registry.
+"""
+
+import dataclasses
+from typing import Any, Optional
+
+from cadl_graph.compat import tf
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    """A built graph's handles.
+
+    Attributes:
+      name: the registry name.
+      x: input placeholder, float32 [?, 784].
+      y: the output: reconstruction [?, 784] (autoencoders; [?, 28, 28, 1] for conv_vae) or
+        class probabilities [?, 10] (classifiers).
+      cost: float32 scalar the optimizer minimises.
+      train_op: the optimizer's `minimize` op.
+      init_op: `global_variables_initializer()`, created last.
+      labels: one-hot label placeholder float32 [?, 10] (classifiers), else None.
+      accuracy: float32 scalar, share of argmax matches (classifiers), else None.
+      z: the innermost code (autoencoders): feed it to decode, fetch it to encode.
+      train_feed: values for auxiliary placeholders while training ({placeholder: value}).
+      eval_feed: values for auxiliary placeholders at inference.
+      end_points: intermediate tensors by name, in creation order.
+      hparams: the hyperparameters the graph was built with.
+    """
+
+    name: str
+    x: tf.Tensor
+    y: tf.Tensor
+    cost: tf.Tensor
+    train_op: tf.Operation
+    init_op: tf.Operation
+    labels: Optional[tf.Tensor] = None
+    accuracy: Optional[tf.Tensor] = None
+    z: Optional[tf.Tensor] = None
+    train_feed: dict = dataclasses.field(default_factory=dict)
+    eval_feed: dict = dataclasses.field(default_factory=dict)
+    end_points: dict = dataclasses.field(default_factory=dict)
+    hparams: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def graph(self):
+        return self.x.graph
+
+
+def adam_minimize(cost, learning_rate=0.001):
+    """`tf.train.AdamOptimizer(learning_rate).minimize(cost)`: the lecture's training cell.
+
+    Adds the gradients, the `beta1_power`/`beta2_power` accumulators, two slots per trainable
+    variable (`<var>/Adam`, `<var>/Adam_1`) and the `Adam` update op, which it returns.
+    """
+    return tf.train.AdamOptimizer(learning_rate).minimize(cost)

@@ -1,0 +1,40 @@
+"""Prints a registry model's graph: one golden line per op, or the whole GraphDef.
+
+Look at any graph of the project without pytest. The default output is exactly the op lines of
+its golden file (name, type, output shapes, tab-separated, in creation order).
+
+Examples:
+  python scripts/dump_graph.py --model=conv_autoencoder
+  python scripts/dump_graph.py --model=vae --format=golden > golden/vae.ops.txt
+  python scripts/dump_graph.py --model=linear_classifier --format=pbtxt | less
+"""
+
+from absl import app, flags
+
+from cadl_graph import golden, registry
+from cadl_graph.compat import tf
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("model", None, registry.NAMES, "Registry model to build.")
+flags.DEFINE_enum("format", "ops", ["ops", "golden", "pbtxt"],
+                  "ops: the golden's op lines; golden: with the golden's header; "
+                  "pbtxt: the GraphDef in protobuf text format.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    model = registry.build_in_new_graph(FLAGS.model)
+    lines = golden.op_lines(model.graph)
+    if FLAGS.format == "ops":
+        print("\n".join(lines))
+    elif FLAGS.format == "golden":
+        print(golden.render(FLAGS.model, model.hparams, lines, tf.__version__), end="")
+    else:
+        print(model.graph.as_graph_def(), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    flags.mark_flag_as_required("model")
+    app.run(main)
