@@ -63,16 +63,22 @@ class DatasetSplit:
         self.num_examples = len(images)
         self._rng = rng
 
-    def next_batch(self, batch_size=100):
+    def next_batch(self, batch_size=100, seed=None):
         """Yields (images, labels) batches covering the split once, in a fresh random order.
 
         Each call draws a new permutation, so every epoch sees the data in a different order;
         the last batch holds the remainder when `batch_size` does not divide the split. Labels
         are None for unlabelled data.
+
+        Args:
+          batch_size: examples per batch.
+          seed: fixes this epoch's order (a training run that resumes mid-epoch replays the
+            same order); None draws it from the Dataset's generator.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
-        order = self._rng.permutation(self.num_examples)
+        rng = self._rng if seed is None else np.random.default_rng(seed)
+        order = rng.permutation(self.num_examples)
         for start in range(0, self.num_examples, batch_size):
             batch = order[start:start + batch_size]
             yield self.images[batch], None if self.labels is None else self.labels[batch]

@@ -16,15 +16,17 @@ from cadl_graph import fileio
 BACKGROUND = 0.5
 
 
-def montage(images):
-    """Tiles images into a square grid with 1-pixel borders on a 0.5 background.
+def montage(images, n_cols=None):
+    """Tiles images into a grid with 1-pixel borders on a 0.5 background.
 
     Args:
       images: array or list of N images, [N, H, W] or [N, H, W, C].
+      n_cols: images per row (then rows = ceil(N / n_cols)); default: a square grid of
+        n x n cells, n = ceil(sqrt(N)), as the course drew it.
 
     Returns:
-      float array [n*H + n + 1, n*W + n + 1] (or [..., C]) with n = ceil(sqrt(N)); cell
-      (i, j) of the grid holds image i*n + j, and cells past N stay background.
+      float array [rows*H + rows + 1, cols*W + cols + 1] (or [..., C]); cell (i, j) holds
+      image i*cols + j, and cells past N stay background.
     """
     images = np.asarray(images)
     if images.ndim not in (3, 4) or images.shape[0] == 0:
@@ -33,11 +35,14 @@ def montage(images):
             f"{images.shape}"
         )
     n, h, w = images.shape[:3]
-    grid = int(np.ceil(np.sqrt(n)))
-    out = np.full((grid * (h + 1) + 1, grid * (w + 1) + 1) + images.shape[3:], BACKGROUND,
+    if n_cols is None:  # the course's square grid, even when the last rows stay empty
+        rows = cols = int(np.ceil(np.sqrt(n)))
+    else:
+        cols, rows = n_cols, int(np.ceil(n / n_cols))
+    out = np.full((rows * (h + 1) + 1, cols * (w + 1) + 1) + images.shape[3:], BACKGROUND,
                   dtype=np.result_type(images.dtype, np.float32))
     for k, image in enumerate(images):
-        i, j = divmod(k, grid)
+        i, j = divmod(k, cols)
         out[1 + i * (h + 1):(i + 1) * (h + 1), 1 + j * (w + 1):(j + 1) * (w + 1)] = image
     return out
 

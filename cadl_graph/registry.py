@@ -12,6 +12,7 @@ size, data split and what to feed); the graph itself depends only on `hparams`.
 """
 
 import dataclasses
+import functools
 from typing import Callable
 
 from cadl_graph import autoencoders, classifiers
@@ -60,7 +61,7 @@ def lecture_sequence(learning_rate=0.001):
 
 _VAE_FC = dict(input_shape=[None, 784], n_filters=[512, 256], n_hidden=64, n_code=2,
                activation="sigmoid", convolutional=False)
-_AE_TRAINING = dict(epochs=5, batch_size=100, split=[1.0, 0.0, 0.0])
+_AE_TRAINING = dict(epochs=5, batch_size=100, split=[0.8, 0.1, 0.1])
 _VAE_TRAINING = dict(epochs=10, batch_size=200, split=[0.8, 0.1, 0.1])
 
 SPECS = [
@@ -77,17 +78,17 @@ SPECS = [
     Spec("lecture_sequence", lecture_sequence, dict(learning_rate=0.001),
          "classifier", "In[23]-[30] then In[41]-[47] (Out[48])",
          dict(epochs=5, batch_size=50, split=[0.8, 0.1, 0.1])),
-    Spec("vae", vae_model,
-         dict(name="vae", variational=True, learning_rate=0.02, **_VAE_FC),
+    Spec("vae", functools.partial(vae_model, "vae"),
+         dict(variational=True, learning_rate=0.02, **_VAE_FC),
          "vae", "upstream VAE, MNIST recipe", _VAE_TRAINING),
-    Spec("conv_vae", vae_model,
-         dict(name="conv_vae", input_shape=[None, 784], n_filters=[64, 64, 64],
+    Spec("conv_vae", functools.partial(vae_model, "conv_vae"),
+         dict(input_shape=[None, 784], n_filters=[64, 64, 64],
               filter_sizes=[4, 4, 4], n_hidden=32, n_code=2, activation="tanh",
               convolutional=True, variational=True, learning_rate=1e-4),
          "vae", "upstream VAE defaults, convolutional + variational",
          dict(epochs=10, batch_size=100, split=[0.8, 0.1, 0.1])),
-    Spec("denoising_autoencoder", vae_model,
-         dict(name="denoising_autoencoder", denoising=True, variational=False,
+    Spec("denoising_autoencoder", functools.partial(vae_model, "denoising_autoencoder"),
+         dict(denoising=True, variational=False,
               learning_rate=0.02, **_VAE_FC),
          "vae", "upstream VAE, MNIST recipe, denoising instead of variational", _VAE_TRAINING),
 ]
@@ -109,7 +110,7 @@ def hparams(name, **overrides):
     if unknown:
         raise ValueError(
             f"{name} has no hyperparameter {', '.join(unknown)}; it takes "
-            f"{', '.join(sorted(k for k in spec.hparams if k != 'name'))}")
+            f"{', '.join(sorted(spec.hparams))}")
     return {**spec.hparams, **overrides}
 
 

@@ -48,7 +48,8 @@ def VAE(input_shape=(None, 784), n_filters=(64, 64, 64), filter_sizes=(4, 4, 4),
       variational: add the sampling layer and the KL term.
 
     Returns:
-      dict with 'x', 'z' (the code: [?, n_code] if variational, else the last encoder
+      dict with 'x', 'x_' (what the encoder sees: x, or x with masking noise when
+      denoising), 'z' (the code: [?, n_code] if variational, else the last encoder
       output), 'y' (reconstruction, shaped like the input to the first layer: [?, 784] fully
       connected, [?, 28, 28, 1] convolutional), 'cost' (float32 scalar), 'Ws' (encoder
       weights, last layer first), 'keep_prob', 'corrupt_prob', 'train' (phase_train), and,
@@ -126,8 +127,9 @@ def VAE(input_shape=(None, 784), n_filters=(64, 64, 64), filter_sizes=(4, 4, 4),
     else:
         cost = tf.reduce_mean(loss_x)
 
-    return {"cost": cost, "Ws": Ws[::-1], "x": x, "z": z, "y": y, "keep_prob": keep_prob,
-            "corrupt_prob": corrupt_prob, "train": phase_train, **end_points}
+    return {"cost": cost, "Ws": Ws[::-1], "x": x, "x_": x_, "z": z, "y": y,
+            "keep_prob": keep_prob, "corrupt_prob": corrupt_prob, "train": phase_train,
+            **end_points}
 
 
 ACTIVATIONS = {"sigmoid": tf.nn.sigmoid, "tanh": tf.nn.tanh, "relu": tf.nn.relu}
@@ -158,7 +160,7 @@ def vae_model(name, learning_rate, activation="tanh", keep_prob=1.0, **vae_args)
                   net["corrupt_prob"]: [1.0 if denoising else 0.0]}
     eval_feed = {net["train"]: False, net["keep_prob"]: 1.0, net["corrupt_prob"]: [0.0]}
     end_points = {k: net[k] for k in ("z_mu", "z_log_sigma") if k in net}
-    end_points.update(phase_train=net["train"], keep_prob=net["keep_prob"],
+    end_points.update(x_=net["x_"], phase_train=net["train"], keep_prob=net["keep_prob"],
                       corrupt_prob=net["corrupt_prob"])
     return Model(name=name, x=net["x"], y=net["y"], z=net["z"], cost=net["cost"],
                  train_op=train_op, init_op=init_op, train_feed=train_feed,

@@ -76,3 +76,9 @@ def test_written_files_get_ordinary_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_montage_with_a_fixed_number_of_columns():
+    m = montage(np.zeros((10, 28, 28)), n_cols=10)
+    assert m.shape == (29 + 1, 10 * 29 + 1)
+    assert montage(np.zeros((7, 3, 3)), n_cols=3).shape == (3 * 4 + 1, 3 * 4 + 1)

@@ -1,0 +1,348 @@
+"""Training loops for every registry model, with resumable checkpoints.
+
+    from cadl_graph.train import TrainConfig, train
+    result = train(TrainConfig(model="conv_autoencoder", train_dir="runs/train/cae"))
+
+What is fed follows the lecture: the autoencoders see `batch - mean_img` (the mean over all of
+`ds.X`), the classifiers images and one-hot labels, the VAE family raw images plus its
+auxiliary placeholders. After each epoch one line reports what the lecture printed
+(autoencoders: the cost on the epoch's last batch; classifiers: accuracy on the whole valid
+split; VAEs: the mean train and valid cost) and the speed; at the end the held-out test split
+is scored.
+
+A global step, a Saver and TensorBoard writing are added to the graph only AFTER the registry
+builder has run, so the model's own ops are exactly those its golden pins. Checkpoints are
+saved every `save_every_steps` and at the end; a rerun with the same `train_dir` restores the
+latest one and finishes the remaining steps, replaying each epoch's batch order from the seed.
+"""
+
+import dataclasses
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from cadl_graph import checkpoints, figures, fileio, images, registry
+from cadl_graph.compat import tf
+from cadl_graph.datasets import MNIST
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "model.ckpt"
+RUN_FILE = "run.json"
+N_EXAMPLES = 100          # reconstructions drawn each epoch (the lecture's ds.X[:100])
+EVAL_BATCH = 1000         # held-out data is scored in chunks of this many images
+PROGRESS_EVERY_S = 30.0   # long epochs log a progress line this often
+SUMMARY_EVERY_STEPS = 50  # TensorBoard train-cost points
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """One training run. None means the registry's (the lecture's) value.
+
+    Attributes:
+      model: registry name.
+      epochs, batch_size, learning_rate: the recipe; defaults from the registry.
+      seed: seeds the data shuffle, the epoch orders and TensorFlow's initialisers.
+      train_dir: checkpoints, run.json and pictures go here; reused to resume.
+      data_dir: MNIST directory to try before the cache.
+      max_steps: stop once the global step reaches this (short runs); None = all epochs.
+      save_every_steps: checkpoint period in steps (and always at the end).
+      logdir: TensorBoard event folder, or None for none.
+      pictures: draw reconstructions, weights, manifolds.
+      keep_checkpoints: how many recent checkpoints the Saver keeps.
+    """
+
+    model: str
+    epochs: Optional[int] = None
+    batch_size: Optional[int] = None
+    learning_rate: Optional[float] = None
+    seed: int = 0
+    train_dir: str = "runs/train"
+    data_dir: Optional[str] = None
+    max_steps: Optional[int] = None
+    save_every_steps: int = 1000
+    logdir: Optional[str] = None
+    pictures: bool = True
+    keep_checkpoints: int = 5
+
+    def resolved(self):
+        """A copy with every None recipe field filled in from the registry."""
+        spec = registry.get(self.model)
+        return dataclasses.replace(
+            self,
+            epochs=spec.training["epochs"] if self.epochs is None else self.epochs,
+            batch_size=spec.training["batch_size"] if self.batch_size is None
+            else self.batch_size,
+            learning_rate=spec.hparams["learning_rate"] if self.learning_rate is None
+            else self.learning_rate)
+
+
+class TrainError(RuntimeError):
+    """A training run cannot start or continue (bad train_dir, mismatched checkpoint)."""
+
+
+def load_dataset(model, seed=0, data_dir=None):
+    """The MNIST Dataset a registry model trains on (its split, one-hot labels)."""
+    return MNIST(one_hot=True, split=registry.get(model).training["split"], seed=seed,
+                 data_dir=data_dir)
+
+
+class _Feeder:
+    """Builds feed dicts the way the lecture fed each kind of model."""
+
+    def __init__(self, model, kind, mean_img):
+        self.model = model
+        self.subtract = mean_img if kind == "autoencoder" else None
+
+    def inputs(self, xs):
+        return xs - self.subtract if self.subtract is not None else xs
+
+    def __call__(self, xs, ys=None, train=False, extra=None):
+        """Feed for a batch; `extra` overrides placeholders (e.g. corrupt_prob)."""
+        model = self.model
+        feed = {model.x: self.inputs(xs), **(model.train_feed if train else model.eval_feed)}
+        if model.labels is not None:
+            feed[model.labels] = ys
+        feed.update(extra or {})
+        return feed
+
+
+def _epoch_seed(seed, epoch):
+    return [seed, epoch, 0x5EED]
+
+
+def evaluate(sess, model, feeder, split):
+    """Scores a held-out split in chunks.
+
+    Returns:
+      accuracy (classifiers) or mean cost (others), each weighted by chunk size; None for an
+      empty split.
+    """
+    if split.num_examples == 0:
+        return None
+    metric = model.accuracy if model.accuracy is not None else model.cost
+    total = sum(float(sess.run(metric, feeder(xs, ys))) * len(xs) for xs, ys in _chunks(split))
+    return total / split.num_examples
+
+
+def _check_run_file(train_dir, run):
+    path = Path(train_dir) / RUN_FILE
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        keys = ("model", "hparams", "batch_size", "seed")
+        differs = [f"{k}: saved {saved.get(k)!r}, now {run[k]!r}" for k in keys
+                   if saved.get(k) != run[k]]
+        if differs:
+            raise TrainError(
+                f"{train_dir} holds a run that differs from this one, so its checkpoints "
+                "cannot be resumed:\n  " + "\n  ".join(differs) +
+                "\nUse another --train_dir, or the same flags as the saved run.")
+    fileio.atomic_write_bytes(path, json.dumps(run, indent=2, sort_keys=True).encode())
+
+
+class _Reporter:
+    """Epoch lines on stdout, progress and TensorBoard scalars."""
+
+    def __init__(self, out, writer):
+        self.out, self.writer = out, writer
+        self.last_progress = time.monotonic()
+
+    def scalar(self, tag, value, step):
+        if self.writer is not None and value is not None:
+            self.writer.add_summary(
+                tf.Summary(value=[tf.Summary.Value(tag=tag, simple_value=float(value))]), step)
+
+    def progress(self, step, total, images, seconds):
+        now = time.monotonic()
+        if now - self.last_progress >= PROGRESS_EVERY_S:
+            self.last_progress = now
+            rate = images / max(seconds, 1e-9)
+            log.info("step %d/%d, %.0f images/s", step, total, rate)
+
+
+def train(config, ds=None, out=print):
+    """Trains `config.model`, resuming from `config.train_dir` when it holds a checkpoint.
+
+    Args:
+      config: a TrainConfig.
+      ds: the Dataset to use (default: `load_dataset(config.model, config.seed, ...)`).
+      out: where the per-epoch lines go (print by default).
+
+    Returns:
+      dict: model, steps (final global step), epochs (per-epoch records), test (accuracy or
+      mean cost on the test split), test_metric, images_per_s, checkpoint (final prefix),
+      pictures ({name: path}), seconds.
+
+    Raises:
+      TrainError, checkpoints.CheckpointError: the train_dir belongs to another run.
+      ValueError: bad configuration values.
+    """
+    config = config.resolved()
+    if config.epochs < 0 or config.batch_size < 1 or config.save_every_steps < 1:
+        raise ValueError(f"epochs >= 0, batch_size >= 1 and save_every_steps >= 1 required, "
+                         f"got {config.epochs}, {config.batch_size}, {config.save_every_steps}")
+    started = time.monotonic()
+    spec = registry.get(config.model)
+    ds = ds if ds is not None else load_dataset(config.model, config.seed, config.data_dir)
+    train_dir = Path(config.train_dir)
+    train_dir.mkdir(parents=True, exist_ok=True)
+    hparams = registry.hparams(config.model, learning_rate=config.learning_rate)
+    _check_run_file(train_dir, dict(model=config.model, hparams=hparams,
+                                    batch_size=config.batch_size, seed=config.seed,
+                                    epochs=config.epochs, split=list(ds.split)))
+
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.set_random_seed(config.seed)
+        model = registry.build(config.model, **hparams)
+        # Everything below is training machinery, created after the model's own ops.
+        global_step = tf.train.get_or_create_global_step()
+        increment = tf.assign_add(global_step, 1, name="increment_global_step")
+        saver = tf.train.Saver(max_to_keep=config.keep_checkpoints)
+        init_step = tf.variables_initializer([global_step])
+    graph.finalize()  # a loop that adds ops by mistake would leak memory; fail loudly instead
+
+    feeder = _Feeder(model, spec.kind, ds.mean())
+    steps_per_epoch = math.ceil(ds.train.num_examples / config.batch_size)
+    total = config.epochs * steps_per_epoch
+    if config.max_steps is not None:
+        total = min(total, config.max_steps)
+    examples = ds.test.images[:N_EXAMPLES] if ds.test.num_examples else ds.X[:N_EXAMPLES]
+    writer = tf.summary.FileWriter(config.logdir, graph) if config.logdir else None
+    report = _Reporter(out, writer)
+    frames, history = [], []
+
+    with tf.Session(graph=graph) as sess:
+        prefix = tf.train.latest_checkpoint(str(train_dir))
+        if prefix:
+            checkpoints.restore(sess, saver, prefix,
+                                graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES))
+        else:
+            sess.run([model.init_op, init_step])
+        step = int(sess.run(global_step))
+        if prefix:
+            out(f"resuming {config.model} from {prefix} at step {step}/{total}")
+
+        def save():
+            return saver.save(sess, str(train_dir / CHECKPOINT_NAME), global_step=step,
+                              write_meta_graph=False)
+
+        images_seen, train_seconds = 0, 0.0
+        for epoch in range(step // steps_per_epoch, math.ceil(total / steps_per_epoch)):
+            skip = step - epoch * steps_per_epoch
+            epoch_start, epoch_images, epoch_costs = time.monotonic(), 0, []
+            xs = ys = None
+            batches = ds.train.next_batch(config.batch_size, seed=_epoch_seed(config.seed, epoch))
+            for i, (xs, ys) in enumerate(batches):
+                if i < skip:
+                    continue
+                if step >= total:
+                    break
+                _, step, cost = sess.run([model.train_op, increment, model.cost],
+                                         feeder(xs, ys, train=True))
+                epoch_images += len(xs)
+                epoch_costs.append(cost)
+                if step % SUMMARY_EVERY_STEPS == 0:
+                    report.scalar("train/cost", cost, step)
+                if step % config.save_every_steps == 0:
+                    save()
+                report.progress(step, total, epoch_images, time.monotonic() - epoch_start)
+            seconds = time.monotonic() - epoch_start
+            images_seen, train_seconds = images_seen + epoch_images, train_seconds + seconds
+            if step < (epoch + 1) * steps_per_epoch or not epoch_costs:
+                break  # max_steps stopped us mid-epoch: no epoch line
+            record = _epoch_record(sess, model, spec.kind, feeder, ds, xs, ys, epoch_costs)
+            record.update(epoch=epoch, step=step, images_per_s=epoch_images / seconds)
+            history.append(record)
+            out(_epoch_line(spec.kind, record))
+            for key in ("last_batch_cost", "valid_accuracy", "train_cost", "valid_cost"):
+                report.scalar(f"epoch/{key}", record.get(key), step)
+            if config.pictures and spec.kind != "classifier":
+                frames.append(figures.reconstruction_montage(
+                    sess.run(model.y, feeder(examples)), feeder.subtract))
+        final = save()
+        test = evaluate(sess, model, feeder, ds.test)
+        pictures = {}
+        if config.pictures:
+            pictures = draw(sess, model, config.model, feeder, ds, frames, train_dir / "pictures")
+    if writer is not None:
+        writer.close()
+    test_metric = "test_accuracy" if model.accuracy is not None else "test_cost"
+    if test is not None:
+        out(f"{config.model}: {test_metric.replace('_', ' ')} {test:.6f} on "
+            f"{ds.test.num_examples} held-out images")
+    return dict(model=config.model, steps=step, total_steps=total, epochs=history,
+                test=test, test_metric=test_metric, checkpoint=final, pictures=pictures,
+                images_per_s=images_seen / train_seconds if train_seconds else None,
+                seconds=time.monotonic() - started)
+
+
+def _epoch_record(sess, model, kind, feeder, ds, last_xs, last_ys, costs):
+    if kind == "autoencoder":
+        return dict(last_batch_cost=float(sess.run(model.cost, feeder(last_xs))))
+    if kind == "classifier":
+        return dict(valid_accuracy=evaluate(sess, model, feeder, ds.valid))
+    return dict(train_cost=float(np.mean(costs)), valid_cost=evaluate(sess, model, feeder, ds.valid))
+
+
+def _epoch_line(kind, record):
+    head = f"epoch {record['epoch']} (step {record['step']}):"
+    speed = f"{record['images_per_s']:.0f} images/s"
+    if kind == "autoencoder":
+        return f"{head} cost {record['last_batch_cost']:.6f} (last batch), {speed}"
+    if kind == "classifier":
+        return f"{head} valid accuracy {record['valid_accuracy']:.6f}, {speed}"
+    valid = record["valid_cost"]
+    valid = "n/a" if valid is None else f"{valid:.4f}"
+    return f"{head} train cost {record['train_cost']:.4f}, valid cost {valid}, {speed}"
+
+
+def draw(sess, model, name, feeder, ds, frames, out_dir):
+    """The lecture's pictures of a trained model; returns {name: path}."""
+    out_dir = Path(out_dir)
+    graph = model.graph
+    paths = {}
+    if frames:
+        paths["reconstruction"], paths["reconstruction_gif"] = figures.save_reconstructions(
+            frames, out_dir, "reconstruction")
+    ops = {op.name for op in graph.get_operations()}
+    if "layer1/W" in ops:  # fetched by name, as the lecture's In[49] does
+        W = sess.run(graph.get_tensor_by_name("layer1/W:0"))
+        paths["weights"] = figures.save_linear_weights(W, out_dir / "layer1_W.png")
+    if name == "conv_classifier":
+        W_1, W_2 = sess.run([model.end_points["W_1"], model.end_points["W_2"]])
+        paths["filters_1"] = figures.save_filters(W_1, out_dir / "W_1.png")
+        paths["filters_2"] = figures.save_filters(W_2, out_dir / "W_2.png", scale=2)
+    if "z_mu" in model.end_points:
+        n_code = model.z.shape.as_list()[1]
+        zs = figures.latent_grid(n_code)
+        manifold = sess.run(model.y, {model.z: zs, **model.eval_feed})
+        paths["manifold"] = images.save_png(out_dir / "manifold.png",
+                                            figures.reconstruction_montage(manifold),
+                                            vmin=0.0, vmax=1.0, scale=2)
+        if n_code == 2 and ds.test.num_examples:
+            z = np.concatenate([sess.run(model.end_points["z_mu"], feeder(xs))
+                                for xs, _ in _chunks(ds.test)])
+            paths["latent_scatter"] = figures.save_scatter(
+                z, ds.test.labels.argmax(axis=1), out_dir / "latent_scatter.png",
+                title=f"{name}: z mean of {len(z)} test images")
+    if "x_" in model.end_points and model.hparams.get("denoising"):
+        corrupt_prob = model.end_points["corrupt_prob"]
+        xs = ds.test.images[:50] if ds.test.num_examples else ds.X[:50]
+        corrupted, recon = sess.run([model.end_points["x_"], model.y],
+                                    feeder(xs, extra={corrupt_prob: [1.0]}))
+        paths["denoising"] = figures.save_side_by_side(corrupted, recon,
+                                                       out_dir / "denoising.png")
+    return paths
+
+
+def _chunks(split):
+    """(images, labels) of a split in order, EVAL_BATCH at a time."""
+    for start in range(0, split.num_examples, EVAL_BATCH):
+        stop = start + EVAL_BATCH
+        yield split.images[start:stop], None if split.labels is None else split.labels[start:stop]

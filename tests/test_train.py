@@ -1,0 +1,171 @@
+"""Training: cost goes down, checkpoints resume and survive SIGKILL, pictures, TensorBoard."""
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cadl_graph import checkpoints, golden, registry
+from cadl_graph.compat import tf
+from cadl_graph.datasets import Dataset
+from cadl_graph.train import TrainConfig, TrainError, load_dataset, train
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train.py"
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return load_dataset("linear_classifier", seed=0)
+
+
+@pytest.fixture(scope="module")
+def small_ds(ds):
+    """600 real images split 500/50/50: an epoch is a few steps, so epoch-end code runs."""
+    labels = ds.Y[:600].argmax(axis=1)
+    return Dataset(ds.X[:600], labels, split=[5 / 6, 1 / 12, 1 / 12], one_hot=True,
+                   n_classes=10, seed=0)
+
+
+def _quiet(*args):
+    return None
+
+
+@pytest.mark.parametrize("name", registry.NAMES)
+def test_training_improves_the_held_out_metric(name, ds, tmp_path):
+    config = TrainConfig(model=name, train_dir=str(tmp_path), max_steps=0, pictures=False)
+    before = train(config, ds=ds, out=_quiet)
+    steps = 60 if name != "conv_vae" else 30
+    after = train(TrainConfig(model=name, train_dir=str(tmp_path), max_steps=steps,
+                              pictures=False), ds=ds, out=_quiet)
+    assert before["steps"] == 0 and after["steps"] == steps
+    if after["test_metric"] == "test_accuracy":
+        assert after["test"] > before["test"] + 0.1, (before["test"], after["test"])
+    else:
+        assert after["test"] < before["test"], (before["test"], after["test"])
+
+
+def test_resume_continues_from_the_saved_global_step(small_ds, tmp_path):
+    lines = []
+    first = train(TrainConfig(model="fc_autoencoder", train_dir=str(tmp_path), max_steps=7,
+                              save_every_steps=3, pictures=False), ds=small_ds, out=_quiet)
+    assert first["steps"] == 7
+    second = train(TrainConfig(model="fc_autoencoder", train_dir=str(tmp_path), epochs=3,
+                               pictures=False), ds=small_ds, out=lines.append)
+    assert lines[0].startswith("resuming fc_autoencoder from") and "at step 7/15" in lines[0]
+    assert second["steps"] == 15  # 3 epochs of ceil(500 / 100) steps
+    # Epoch 1 (steps 5-9) was finished after the resume: it reports, epoch 0 does not.
+    assert [e["epoch"] for e in second["epochs"]] == [1, 2]
+
+
+def test_a_train_dir_of_another_run_is_refused(small_ds, tmp_path):
+    train(TrainConfig(model="linear_classifier", train_dir=str(tmp_path), max_steps=2,
+                      pictures=False), ds=small_ds, out=_quiet)
+    with pytest.raises(TrainError, match="model: saved 'linear_classifier', now 'fc_autoenc"):
+        train(TrainConfig(model="fc_autoencoder", train_dir=str(tmp_path), max_steps=2,
+                          pictures=False), ds=small_ds, out=_quiet)
+
+
+def _size(path):
+    with Image.open(path) as image:
+        return image.size, getattr(image, "n_frames", 1)
+
+
+@pytest.mark.parametrize("name, expected", [
+    # small_ds has 50 test images: reconstructions are an 8 x 8 grid of 29-pixel cells.
+    ("conv_autoencoder", {"reconstruction": ((233, 233), 1),
+                          "reconstruction_gif": ((233, 233), 2)}),
+    ("linear_classifier", {"weights": ((4 * 291, 4 * 30), 1)}),
+    ("conv_classifier", {"filters_1": ((4 * 37, 4 * 37), 1),
+                         "filters_2": ((2 * 277, 2 * 277), 1)}),
+    ("vae", {"manifold": ((582, 582), 1), "latent_scatter": ((600, 500), 1),
+             "reconstruction": ((233, 233), 1)}),
+    ("denoising_autoencoder", {"denoising": ((2 * 291, 2 * 291), 1)}),
+])
+def test_pictures_exist_with_the_expected_sizes(name, expected, small_ds, tmp_path):
+    result = train(TrainConfig(model=name, train_dir=str(tmp_path), epochs=2,
+                               save_every_steps=1000), ds=small_ds, out=_quiet)
+    for key, (size, frames) in expected.items():
+        assert _size(result["pictures"][key]) == (size, frames), key
+
+
+def test_tensorboard_gets_the_graph_and_scalars_without_touching_the_model(small_ds,
+                                                                           tmp_path):
+    logdir = tmp_path / "tb"
+    train(TrainConfig(model="linear_classifier", train_dir=str(tmp_path / "run"), epochs=1,
+                      logdir=str(logdir), pictures=False), ds=small_ds, out=_quiet)
+    graph_def, tags = None, set()
+    for event_file in logdir.glob("events.out.tfevents.*"):
+        for event in tf.train.summary_iterator(str(event_file)):
+            if event.graph_def:
+                graph_def = tf.GraphDef.FromString(event.graph_def)
+            tags |= {v.tag for v in event.summary.value}
+    assert "epoch/valid_accuracy" in tags
+    golden_names = [line.split("\t")[0] for line in
+                    golden.parse(golden.golden_path("linear_classifier").read_text())]
+    trained_names = [node.name for node in graph_def.node]
+    # The model's ops come first, unchanged; training adds only global_step and the Saver.
+    assert trained_names[:len(golden_names)] == golden_names
+    assert not any("summary" in n.lower() for n in trained_names)
+
+
+def _run(*args, **kwargs):
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
+                          check=False, **kwargs)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model=resnet"], "fc_autoencoder"),
+    (["--model=vae", "--epochs=-1"], "epochs"),
+    (["--model=vae", "surplus"], "unexpected arguments: surplus"),
+    ([], "--model"),
+])
+def test_bad_flags_are_usage_errors(args, message):
+    done = _run(*args)
+    assert done.returncode != 0 and message in done.stderr
+
+
+def test_script_trains_prints_epochs_and_refuses_a_foreign_train_dir(tmp_path):
+    done = _run("--model=linear_classifier", "--epochs=1", f"--train_dir={tmp_path}")
+    assert done.returncode == 0, done.stderr
+    assert "epoch 0 (step 1120): valid accuracy 0.8" in done.stdout or \
+        "epoch 0 (step 1120): valid accuracy 0.9" in done.stdout
+    assert "linear_classifier: test accuracy" in done.stdout
+    foreign = _run("--model=fc_autoencoder", "--max_steps=1", f"--train_dir={tmp_path}")
+    assert foreign.returncode == 1
+    assert "holds a run that differs" in foreign.stderr and "Traceback" not in foreign.stderr
+
+
+def _loadable(prefix):
+    reader = tf.train.load_checkpoint(prefix)
+    return int(reader.get_tensor("global_step"))
+
+
+def test_sigkill_mid_run_loses_at_most_the_unsaved_steps(tmp_path):
+    args = ["--model=conv_autoencoder", "--epochs=1", "--save_every_steps=20",
+            "--nopictures", f"--train_dir={tmp_path}"]
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(checkpoints.all_checkpoints(tmp_path)) < 3:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    state = tf.train.get_checkpoint_state(str(tmp_path))
+    saved = [_loadable(p) for p in state.all_model_checkpoint_paths]
+    assert len(saved) >= 3 and all(s % 20 == 0 for s in saved)
+    assert _loadable(state.model_checkpoint_path) == max(saved)
+    done = _run(*args)
+    assert done.returncode == 0, done.stderr
+    assert f"at step {max(saved)}/560" in done.stdout
+    final = tf.train.get_checkpoint_state(str(tmp_path))
+    assert _loadable(final.model_checkpoint_path) == 560
+    assert all(_loadable(p) for p in final.all_model_checkpoint_paths)
+    # Whatever the kill left behind, every file that looks like a checkpoint loads.
+    for index in Path(tmp_path).glob("*.index"):
+        _loadable(str(index)[:-len(".index")])
