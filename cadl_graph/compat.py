@@ -10,15 +10,47 @@ Disabling v2 behaviour is process-wide and must happen before any graph is built
 it lives here and runs at import.
 """
 
+import logging
 import os
+import re
+import sys
+import tempfile
 
-# TensorFlow's C++ start-up chatter (CPU feature notices, oneDNN banners) would bury the
-# lecture's printed numbers; a user who wants it can set the variable before importing us.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+VERBOSE_ENV = "CADL_GRAPH_TF_VERBOSE"
+# Notices TensorFlow's C++ side prints at import whatever TF_CPP_MIN_LOG_LEVEL says; they
+# would bury the lecture's printed numbers and need no action.
+_IMPORT_NOISE = re.compile(
+    r"absl::InitializeLog|oneDNN custom operations|Could not find cuda drivers|"
+    r"cpu_feature_guard|To enable the following instructions|appropriate compiler flags")
 
-import logging  # noqa: E402
 
-import tensorflow.compat.v1 as tf  # noqa: E402  (the environment must be set first)
+def _import_tensorflow_v1():
+    """Imports tensorflow.compat.v1, dropping its known start-up notices from stderr.
+
+    Anything else it prints (a real warning or error) is passed on. Set
+    CADL_GRAPH_TF_VERBOSE=1 to see everything.
+    """
+    if os.environ.get(VERBOSE_ENV):
+        import tensorflow.compat.v1 as tf_v1
+        return tf_v1
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            import tensorflow.compat.v1 as tf_v1
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            for line in capture.read().decode("utf-8", "replace").splitlines(keepends=True):
+                if not _IMPORT_NOISE.search(line):
+                    sys.stderr.write(line)
+    return tf_v1
+
+
+tf = _import_tensorflow_v1()
 
 # Every v1 symbol the lecture uses is deprecated in TF2; the resulting warnings say nothing a
 # user of this package can act on, and would drown the lecture's output.

@@ -99,3 +99,9 @@ def save_png(path, image, cmap="gray", vmin=None, vmax=None, scale=1):
     with fileio.atomic_path(path) as tmp:
         Image.fromarray(rgb).save(tmp, format="PNG")
     return path
+
+
+def load_gray(path):
+    """A PNG as a float array [H, W] in [0, 1] (the mean of its colour channels)."""
+    with Image.open(path) as image:
+        return np.asarray(image.convert("L"), dtype=np.float32) / 255.0

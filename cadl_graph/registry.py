@@ -61,7 +61,9 @@ def lecture_sequence(learning_rate=0.001):
 
 _VAE_FC = dict(input_shape=[None, 784], n_filters=[512, 256], n_hidden=64, n_code=2,
                activation="sigmoid", convolutional=False)
-_AE_TRAINING = dict(epochs=5, batch_size=100, split=[0.8, 0.1, 0.1])
+# The lecture trained its tied autoencoders on all 70000 images and printed no validation
+# numbers; 90% keeps nearly its steps per epoch and still leaves a held-out test split.
+_AE_TRAINING = dict(epochs=5, batch_size=100, split=[0.9, 0.0, 0.1])
 _VAE_TRAINING = dict(epochs=10, batch_size=200, split=[0.8, 0.1, 0.1])
 
 SPECS = [

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "model.ckpt"
 RUN_FILE = "run.json"
+HISTORY_FILE = "history.json"   # one record per finished epoch, kept across resumes
 N_EXAMPLES = 100          # reconstructions drawn each epoch (the lecture's ds.X[:100])
 EVAL_BATCH = 1000         # held-out data is scored in chunks of this many images
 PROGRESS_EVERY_S = 30.0   # long epochs log a progress line this often
@@ -215,7 +216,8 @@ def train(config, ds=None, out=print):
     examples = ds.test.images[:N_EXAMPLES] if ds.test.num_examples else ds.X[:N_EXAMPLES]
     writer = tf.summary.FileWriter(config.logdir, graph) if config.logdir else None
     report = _Reporter(out, writer)
-    frames, history = [], []
+    history_path = train_dir / HISTORY_FILE
+    frames_dir = train_dir / "pictures" / "epochs"
 
     with tf.Session(graph=graph) as sess:
         prefix = tf.train.latest_checkpoint(str(train_dir))
@@ -225,6 +227,8 @@ def train(config, ds=None, out=print):
         else:
             sess.run([model.init_op, init_step])
         step = int(sess.run(global_step))
+        # Epochs finished after the restored checkpoint are trained again, so their records go.
+        history = [r for r in _load_history(history_path) if r["step"] <= step] if prefix else []
         if prefix:
             out(f"resuming {config.model} from {prefix} at step {step}/{total}")
 
@@ -245,6 +249,7 @@ def train(config, ds=None, out=print):
                     break
                 _, step, cost = sess.run([model.train_op, increment, model.cost],
                                          feeder(xs, ys, train=True))
+                step, cost = int(step), float(cost)
                 epoch_images += len(xs)
                 epoch_costs.append(cost)
                 if step % SUMMARY_EVERY_STEPS == 0:
@@ -259,16 +264,21 @@ def train(config, ds=None, out=print):
             record = _epoch_record(sess, model, spec.kind, feeder, ds, xs, ys, epoch_costs)
             record.update(epoch=epoch, step=step, images_per_s=epoch_images / seconds)
             history.append(record)
+            fileio.atomic_write_bytes(history_path, json.dumps(history, indent=1).encode())
             out(_epoch_line(spec.kind, record))
             for key in ("last_batch_cost", "valid_accuracy", "train_cost", "valid_cost"):
                 report.scalar(f"epoch/{key}", record.get(key), step)
             if config.pictures and spec.kind != "classifier":
-                frames.append(figures.reconstruction_montage(
-                    sess.run(model.y, feeder(examples)), feeder.subtract))
+                images.save_png(frames_dir / f"reconstruction_{epoch:03d}.png",
+                                figures.reconstruction_montage(
+                                    sess.run(model.y, feeder(examples)), feeder.subtract),
+                                vmin=0.0, vmax=1.0)
         final = save()
         test = evaluate(sess, model, feeder, ds.test)
         pictures = {}
         if config.pictures:
+            frame_paths = [frames_dir / f"reconstruction_{r['epoch']:03d}.png" for r in history]
+            frames = [images.load_gray(p) for p in frame_paths if p.is_file()]
             pictures = draw(sess, model, config.model, feeder, ds, frames, train_dir / "pictures")
     if writer is not None:
         writer.close()
@@ -280,6 +290,16 @@ def train(config, ds=None, out=print):
                 test=test, test_metric=test_metric, checkpoint=final, pictures=pictures,
                 images_per_s=images_seen / train_seconds if train_seconds else None,
                 seconds=time.monotonic() - started)
+
+
+def _load_history(path):
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return []
+    except ValueError as e:
+        raise TrainError(f"{path} is not valid JSON ({e}); delete it to start the history "
+                         "afresh") from None
 
 
 def _epoch_record(sess, model, kind, feeder, ds, last_xs, last_ys, costs):
@@ -346,3 +366,29 @@ def _chunks(split):
     for start in range(0, split.num_examples, EVAL_BATCH):
         stop = start + EVAL_BATCH
         yield split.images[start:stop], None if split.labels is None else split.labels[start:stop]
+
+
+def train_seeds(model, seeds, out_dir, epochs=None, data_dir=None, out=print):
+    """Trains `model` once per seed in `<out_dir>/seed<N>`; prints and returns the spread.
+
+    Returns:
+      dict: results (one train() result per seed), values (the held-out metric per seed),
+      min, median, max.
+    """
+    results = []
+    for seed in seeds:
+        out(f"== {model}, seed {seed} ==")
+        results.append(train(TrainConfig(model=model, seed=seed, epochs=epochs,
+                                          train_dir=str(Path(out_dir) / f"seed{seed}"),
+                                          data_dir=data_dir, pictures=False), out=out))
+    values = [r["test"] for r in results]
+    metric = results[0]["test_metric"].replace("_", " ")
+    out(f"\n{model} {metric} over seeds {', '.join(map(str, seeds))}:")
+    for seed, r in zip(seeds, results):
+        first = r["epochs"][0] if r["epochs"] else {}
+        first_value = first.get("valid_accuracy", first.get("last_batch_cost"))
+        out(f"  seed {seed}: {r['test']:.4f} (after epoch 0: "
+            f"{'n/a' if first_value is None else f'{first_value:.4f}'})")
+    summary = dict(min=min(values), median=float(np.median(values)), max=max(values))
+    out(f"  min {summary['min']:.4f}, median {summary['median']:.4f}, max {summary['max']:.4f}")
+    return dict(results=results, values=values, **summary)

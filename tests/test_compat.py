@@ -13,3 +13,17 @@ def test_variables_are_ref_variables_as_in_the_lecture():
         ops = {op.name: op.type for op in g.get_operations()}
     assert ops["W"] == "VariableV2"
     assert "W/Assign" in ops and "W/read" in ops
+
+
+def _import_in_subprocess(**env):
+    import os
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-c", "import cadl_graph.compat"],
+                          capture_output=True, text=True, check=True,
+                          env={**os.environ, **env}).stderr
+
+
+def test_import_drops_tensorflows_start_up_notices_unless_asked():
+    assert _import_in_subprocess() == ""
+    assert "oneDNN" in _import_in_subprocess(CADL_GRAPH_TF_VERBOSE="1")

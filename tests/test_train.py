@@ -58,8 +58,9 @@ def test_resume_continues_from_the_saved_global_step(small_ds, tmp_path):
                                pictures=False), ds=small_ds, out=lines.append)
     assert lines[0].startswith("resuming fc_autoencoder from") and "at step 7/15" in lines[0]
     assert second["steps"] == 15  # 3 epochs of ceil(500 / 100) steps
-    # Epoch 1 (steps 5-9) was finished after the resume: it reports, epoch 0 does not.
-    assert [e["epoch"] for e in second["epochs"]] == [1, 2]
+    # Epoch 0 ended (step 5) before the kill point and is kept from history.json; epochs 1
+    # and 2 were finished after the resume.
+    assert [(e["epoch"], e["step"]) for e in second["epochs"]] == [(0, 5), (1, 10), (2, 15)]
 
 
 def test_a_train_dir_of_another_run_is_refused(small_ds, tmp_path):
@@ -162,9 +163,9 @@ def test_sigkill_mid_run_loses_at_most_the_unsaved_steps(tmp_path):
     assert _loadable(state.model_checkpoint_path) == max(saved)
     done = _run(*args)
     assert done.returncode == 0, done.stderr
-    assert f"at step {max(saved)}/560" in done.stdout
+    assert f"at step {max(saved)}/630" in done.stdout  # 63000 training images / 100
     final = tf.train.get_checkpoint_state(str(tmp_path))
-    assert _loadable(final.model_checkpoint_path) == 560
+    assert _loadable(final.model_checkpoint_path) == 630
     assert all(_loadable(p) for p in final.all_model_checkpoint_paths)
     # Whatever the kill left behind, every file that looks like a checkpoint loads.
     for index in Path(tmp_path).glob("*.index"):
