@@ -5,11 +5,14 @@ running averages of both (decay 0.99) are updated as a side effect; at inference
 averages are used. The ops are v1 control flow (Switch/Merge) because graph mode disables
 control flow v2.
 
-A quirk of the course's version, kept because removing it changes the graph: the EMA update
-op is created outside the cond and only referenced from its training branch, and TensorFlow
-runs ops created outside a cond whenever the cond runs. So the moving averages are updated by
-every run, inference included, and an inference run reads the averages while they are being
-updated. Evaluate with care (or from a frozen export, where the averages are constants).
+One deliberate difference from the course's version: there the EMA update op was created
+outside the cond and only referenced from its training branch, and TensorFlow runs ops created
+outside a cond whenever the cond runs. Every inference run therefore moved the averages toward
+the batch it was scoring, and read them while they were being written, so the same input could
+give different outputs (a race, visible as flaky evaluations). Here the update is created
+inside the training branch: inference reads the averages and leaves them alone. The variables
+keep the course's names, so its checkpoints still restore; the update ops now sit under the
+cond's scope (a golden change).
 """
 
 from cadl_graph.compat import tf
@@ -42,14 +45,15 @@ def batch_norm(x, phase_train, name="bn", decay=0.99, reuse=None, affine=True):
                                 initializer=tf.constant_initializer(1.0), trainable=affine)
         batch_mean, batch_var = tf.nn.moments(x, [0, 1, 2], name="moments")
         ema = tf.train.ExponentialMovingAverage(decay=decay)
-        ema_apply_op = ema.apply([batch_mean, batch_var])
-        ema_mean, ema_var = ema.average(batch_mean), ema.average(batch_var)
 
         def mean_var_with_update():
-            with tf.control_dependencies([ema_apply_op]):
+            with tf.control_dependencies([ema.apply([batch_mean, batch_var])]):
                 return tf.identity(batch_mean), tf.identity(batch_var)
 
-        mean, var = tf.cond(phase_train, mean_var_with_update, lambda: (ema_mean, ema_var))
+        def moving_averages():  # called after the branch above, which created them
+            return ema.average(batch_mean), ema.average(batch_var)
+
+        mean, var = tf.cond(phase_train, mean_var_with_update, moving_averages)
         normed = tf.nn.batch_norm_with_global_normalization(
             x, mean, var, beta, gamma, EPSILON, affine)
         if len(og_shape) == 2:

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from cadl_graph import fileio
+from cadl_graph.compat import tf
 
 FORMAT_VERSION = 1
 GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden"
@@ -36,6 +37,14 @@ def op_line(op):
 def op_lines(graph):
     """The golden lines of every op in `graph`, in creation order."""
     return [op_line(op) for op in graph.get_operations()]
+
+
+def graph_def_lines(graph_def):
+    """The golden lines of a GraphDef (e.g. a frozen export), imported without a prefix."""
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.import_graph_def(graph_def, name="")
+    return op_lines(graph)
 
 
 def golden_path(name, kind="ops"):

@@ -10,27 +10,30 @@
    kernels of the conv classifier (pictures are drawn by the training runs);
 4. the checkpoint cells In[70]-[71], done right: the conv classifier's checkpoint restored into
    a freshly built graph scores exactly what the trained session scored;
-5. REPORT.md in the output folder.
+5. the protobuf cells: the conv classifier frozen to `export/conv_classifier.pb`, loaded back
+   with ParseFromString + import_graph_def and scored in Python, and scored by the C++ loader
+   (`build/load_graph`, when it has been built: `make lecture` builds it) on the same held-out
+   images, written as IDX files;
+6. REPORT.md in the output folder.
 
 Each model trains in `<out_dir>/<model>`; rerunning resumes from those checkpoints, so a killed
 run loses little and a finished one reports again in seconds. `quick=True` trains every model
 for 2 epochs on 3000 images: every step runs, in about a minute, but the numbers mean nothing.
 """
 
-import dataclasses
 import datetime
-import logging
+import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 
-from cadl_graph import checkpoints, fileio, golden, images, registry, renames
+from cadl_graph import checkpoints, export, fileio, golden, idx, images, registry, renames, \
+    summarize
 from cadl_graph.compat import tf
 from cadl_graph.datasets import IMAGE_SIZE, MNIST, Dataset
 from cadl_graph.train import TrainConfig, evaluate, load_dataset, train
 
-log = logging.getLogger(__name__)
 
 # Enlarge 28 x 28 pictures so a single digit is visible at a glance.
 SMALL_IMAGE_SCALE = 8
@@ -129,6 +132,45 @@ def checkpoint_cells(train_dir, ds):
     return prefix, accuracy
 
 
+LOADER = Path(__file__).resolve().parents[1] / "build" / "load_graph"
+
+
+def protobuf_cells(train_dir, ds, out_dir, loader=LOADER):
+    """Freeze the conv classifier, load it back, score it in Python and in C++.
+
+    Returns:
+      dict: path, python (accuracy of the re-imported graph), cpp (accuracy printed by the C++
+      loader, or None when it is not built), images (how many were scored).
+    """
+    out_dir = Path(out_dir)
+    pb = out_dir / "conv_classifier.pb"
+    signature = export.export(train_dir, pb)
+    graph_def = summarize.load_graph_def(pb)           # GraphDef.ParseFromString
+    pixels = np.round(ds.test.images * 255).astype(np.uint8)
+    labels = ds.test.labels.argmax(axis=1).astype(np.uint8)
+    images_file = fileio.atomic_write_bytes(out_dir / "test-images-idx3-ubyte",
+                                            idx.encode_idx(pixels.reshape(-1, 28, 28)))
+    labels_file = fileio.atomic_write_bytes(out_dir / "test-labels-idx1-ubyte",
+                                            idx.encode_idx(labels))
+    probabilities = summarize.run(graph_def, pixels.reshape(len(pixels), -1) / np.float32(255))
+    python = float(np.mean(probabilities.argmax(axis=1) == labels))
+    print(f"wrote {pb} ({len(graph_def.node)} nodes, step {signature['step']}); "
+          f"re-imported in Python: test accuracy {python:.6f}")
+    cpp = None
+    if Path(loader).is_file():
+        done = subprocess.run([str(loader), f"--graph={pb}", f"--images={images_file}",
+                               f"--labels={labels_file}"], capture_output=True, text=True,
+                              check=False)
+        line = next((l for l in done.stdout.splitlines() if l.startswith("accuracy ")), None)
+        if done.returncode != 0 or line is None:
+            raise RuntimeError(f"{loader} failed: {done.stderr.strip().splitlines()[-1:]}")
+        cpp = float(line.split()[1])
+        print(f"C++ {Path(loader).name}: test accuracy {cpp:.6f}")
+    else:
+        print(f"C++ loader {loader} not built (make cc); skipped")
+    return dict(path=pb, python=python, cpp=cpp, images=len(pixels))
+
+
 def run(out_dir, data_dir=None, seed=0, quick=False, models=ORDER):
     """Runs the whole lecture and writes `<out_dir>/REPORT.md`; returns everything measured."""
     started = time.monotonic()
@@ -148,9 +190,11 @@ def run(out_dir, data_dir=None, seed=0, quick=False, models=ORDER):
     results["out48"] = inspection_cells()
     if "conv_classifier" in models:
         print("\n== checkpoint (In[70]-[71]) ==")
-        results["restored"] = checkpoint_cells(
-            out_dir / "conv_classifier",
-            datasets[tuple(registry.get("conv_classifier").training["split"])])
+        classifier_ds = datasets[tuple(registry.get("conv_classifier").training["split"])]
+        results["restored"] = checkpoint_cells(out_dir / "conv_classifier", classifier_ds)
+        print("\n== protobuf (Saving/Loading Models) ==")
+        results["protobuf"] = protobuf_cells(out_dir / "conv_classifier", classifier_ds,
+                                             out_dir / "export")
     results["seconds"] = time.monotonic() - started
     report = out_dir / "REPORT.md"
     fileio.atomic_write_bytes(report, render_report(results, seed, quick).encode())
@@ -221,6 +265,13 @@ def render_report(results, seed, quick):
                   f"Restored `{Path(prefix).name}` into a freshly built conv_classifier graph: "
                   f"test accuracy {_fmt(accuracy)} (the training session scored "
                   f"{_fmt(trained)}).", ""]
+    if "protobuf" in results:
+        frozen = results["protobuf"]
+        cpp = ("not built" if frozen["cpp"] is None else f"**{_fmt(frozen['cpp'])}**")
+        lines += ["## Protobuf export (Saving/Loading Models)", "",
+                  f"`export/{Path(frozen['path']).name}`, re-imported in Python: test accuracy "
+                  f"**{_fmt(frozen['python'])}**; C++ `build/load_graph` on the same "
+                  f"{frozen['images']} held-out images: {cpp}.", ""]
     return "\n".join(lines)
 
 

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 CHECKPOINT_NAME = "model.ckpt"
 RUN_FILE = "run.json"
 HISTORY_FILE = "history.json"   # one record per finished epoch, kept across resumes
+MEAN_FILE = "input_mean.npy"    # autoencoders: the mean image subtracted from every input
 N_EXAMPLES = 100          # reconstructions drawn each epoch (the lecture's ds.X[:100])
 EVAL_BATCH = 1000         # held-out data is scored in chunks of this many images
 PROGRESS_EVERY_S = 30.0   # long epochs log a progress line this often
@@ -209,6 +210,9 @@ def train(config, ds=None, out=print):
     graph.finalize()  # a loop that adds ops by mistake would leak memory; fail loudly instead
 
     feeder = _Feeder(model, spec.kind, ds.mean())
+    if feeder.subtract is not None:  # an export needs the mean the model was trained around
+        with fileio.atomic_path(train_dir / MEAN_FILE) as tmp:
+            np.save(tmp, feeder.subtract.astype(np.float32))
     steps_per_epoch = math.ceil(ds.train.num_examples / config.batch_size)
     total = config.epochs * steps_per_epoch
     if config.max_steps is not None:

@@ -59,7 +59,7 @@ def test_user_reachable_names_are_identical(lecture_names, model):
 
 def test_rules_only_rename_what_has_no_identical_name(rows, model):
     protected = _protected(model.graph)
-    for name, status, rule, target in rows:
+    for name, status, rule, _ in rows:
         if status == renames.RENAMED:
             assert name not in protected, (name, rule)
 

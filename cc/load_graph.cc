@@ -1,0 +1,234 @@
+// load_graph: runs a frozen cadl_graph export from C++ TensorFlow.
+//
+// Loads a GraphDef (binary, else text), reads MNIST images from an IDX file (and labels if
+// given), feeds them to the input node in batches, fetches the output node, and prints:
+//   - accuracy, for a 10-wide output with labels;
+//   - mean reconstruction cost (mean over images of the mean squared pixel difference, the
+//     lecture's autoencoder cost), for an output as wide as the input;
+//   - the first output rows.
+// --dump writes every output value as little-endian float32, for comparison with Python.
+// Every failure prints one line on stderr starting with "error:" and exits non-zero.
+//
+//   load_graph --graph=cc.pb --images=t10k-images-idx3-ubyte --labels=t10k-labels-idx1-ubyte
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tensorflow/core/framework/graph.pb.h"
+#include "tensorflow/core/framework/tensor.h"
+#include "tensorflow/core/platform/env.h"
+#include "tensorflow/core/public/session.h"
+#include "tensorflow/core/public/version.h"
+
+namespace {
+
+struct Failure {
+  std::string message;
+};
+
+[[noreturn]] void Fail(const std::string& message) { throw Failure{message}; }
+
+struct Options {
+  std::string graph, images, labels, input = "X", output = "Y", dump;
+  long batch = 1000, limit = -1, rows = 3;
+};
+
+long ParseCount(const std::string& flag, const std::string& value) {
+  char* end = nullptr;
+  long n = std::strtol(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || n < 0) Fail(flag + " takes a whole number, got '" + value + "'");
+  return n;
+}
+
+Options ParseFlags(int argc, char** argv) {
+  Options o;
+  std::map<std::string, std::string*> strings = {
+      {"--graph", &o.graph},   {"--images", &o.images}, {"--labels", &o.labels},
+      {"--input", &o.input},   {"--output", &o.output}, {"--dump", &o.dump}};
+  std::map<std::string, long*> counts = {{"--batch", &o.batch}, {"--limit", &o.limit}, {"--rows", &o.rows}};
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    size_t eq = arg.find('=');
+    std::string name = arg.substr(0, eq), value = eq == std::string::npos ? "" : arg.substr(eq + 1);
+    if (eq == std::string::npos) Fail("unexpected argument '" + arg + "'; flags are --name=value (see the header of cc/load_graph.cc)");
+    if (strings.count(name)) {
+      *strings[name] = value;
+    } else if (counts.count(name)) {
+      *counts[name] = ParseCount(name, value);
+    } else {
+      Fail("unknown flag " + name + "; known: --graph --images --labels --input --output --batch --limit --rows --dump");
+    }
+  }
+  if (o.graph.empty() || o.images.empty()) Fail("--graph and --images are required");
+  if (o.batch < 1) Fail("--batch must be at least 1");
+  return o;
+}
+
+std::string ReadFile(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) Fail(what + " file " + path + " cannot be opened");
+  std::ostringstream data;
+  data << in.rdbuf();
+  return data.str();
+}
+
+uint32_t BigEndian(const std::string& data, size_t offset) {
+  const auto* p = reinterpret_cast<const unsigned char*>(data.data() + offset);
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+// An IDX file's payload after checking magic and sizes; dims receives the dimensions.
+std::string ReadIdx(const std::string& path, uint32_t magic, std::vector<uint32_t>* dims) {
+  std::string data = ReadFile(path, magic == 2051 ? "image" : "label");
+  if (data.size() >= 2 && static_cast<unsigned char>(data[0]) == 0x1f && static_cast<unsigned char>(data[1]) == 0x8b)
+    Fail(path + " is gzip-compressed; decompress it first (gunzip -k " + path + ")");
+  size_t ndim = magic == 2051 ? 3 : 1, header = 4 + 4 * ndim;
+  if (data.size() < header) Fail(path + ": " + std::to_string(data.size()) + " bytes is too short for an IDX header");
+  if (BigEndian(data, 0) != magic)
+    Fail(path + ": magic number " + std::to_string(BigEndian(data, 0)) + ", expected " + std::to_string(magic) +
+         (magic == 2051 ? " (images)" : " (labels)"));
+  size_t expected = header;
+  size_t count = 1;
+  for (size_t i = 0; i < ndim; ++i) {
+    dims->push_back(BigEndian(data, 4 + 4 * i));
+    count *= dims->back();
+  }
+  expected += count;
+  if (data.size() != expected)
+    Fail(path + ": header promises " + std::to_string(expected) + " bytes, file has " + std::to_string(data.size()));
+  return data.substr(header);
+}
+
+tensorflow::GraphDef LoadGraph(const std::string& path) {
+  tensorflow::GraphDef graph_def;
+  if (!tensorflow::Env::Default()->FileExists(path).ok()) Fail("graph file " + path + " does not exist");
+  auto binary = tensorflow::ReadBinaryProto(tensorflow::Env::Default(), path, &graph_def);
+  if (!binary.ok() || graph_def.node_size() == 0) {
+    graph_def.Clear();
+    auto text = tensorflow::ReadTextProto(tensorflow::Env::Default(), path, &graph_def);
+    if (!text.ok() || graph_def.node_size() == 0) Fail(path + " parses neither as a binary nor as a text GraphDef");
+  }
+  const auto& v = graph_def.versions();
+  if (v.min_consumer() > TF_GRAPH_DEF_VERSION)
+    Fail(path + " needs GraphDef version " + std::to_string(v.min_consumer()) + ", this TensorFlow has " +
+         std::to_string(TF_GRAPH_DEF_VERSION));
+  if (v.producer() == 0)
+    std::cerr << "warning: " << path << " records no producer version; version skew cannot be detected\n";
+  else if (v.producer() > TF_GRAPH_DEF_VERSION)
+    std::cerr << "warning: " << path << " was made by a newer TensorFlow (producer " << v.producer() << " > "
+              << TF_GRAPH_DEF_VERSION << ")\n";
+  return graph_def;
+}
+
+const tensorflow::NodeDef& FindNode(const tensorflow::GraphDef& graph_def, const std::string& name) {
+  std::string op = name.substr(0, name.find(':'));
+  for (const auto& node : graph_def.node())
+    if (node.name() == op) return node;
+  std::string placeholders;
+  for (const auto& node : graph_def.node())
+    if (node.op() == "Placeholder") placeholders += " " + node.name();
+  Fail("node '" + op + "' is not in the graph (placeholders:" + (placeholders.empty() ? " none" : placeholders) +
+       "); names are op names, without the 'import/' prefix a Python import adds");
+}
+
+int Run(const Options& o) {
+  tensorflow::GraphDef graph_def = LoadGraph(o.graph);
+  const tensorflow::NodeDef& input_node = FindNode(graph_def, o.input);
+  FindNode(graph_def, o.output);
+
+  std::vector<uint32_t> image_dims;
+  std::string pixels = ReadIdx(o.images, 2051, &image_dims);
+  long n = image_dims[0], width = long{image_dims[1]} * image_dims[2];
+  if (o.limit >= 0) n = std::min(n, o.limit);
+  std::string labels;
+  if (!o.labels.empty()) {
+    std::vector<uint32_t> label_dims;
+    labels = ReadIdx(o.labels, 2049, &label_dims);
+    if (label_dims[0] != image_dims[0])
+      Fail(o.images + " has " + std::to_string(image_dims[0]) + " images but " + o.labels + " has " +
+           std::to_string(label_dims[0]) + " labels");
+  }
+  if (input_node.attr().count("shape")) {
+    const auto& shape = input_node.attr().at("shape").shape();
+    long expected = 1;
+    for (int i = 1; i < shape.dim_size(); ++i) expected *= shape.dim(i).size();
+    if (!shape.unknown_rank() && shape.dim_size() >= 2 && expected > 0 && expected != width)
+      Fail("input " + input_node.name() + " takes " + std::to_string(expected) + " values per example, the images have " +
+           std::to_string(width) + " (" + std::to_string(image_dims[1]) + "x" + std::to_string(image_dims[2]) + ")");
+  }
+
+  std::unique_ptr<tensorflow::Session> session(tensorflow::NewSession(tensorflow::SessionOptions()));
+  auto status = session->Create(graph_def);
+  if (!status.ok()) Fail("cannot create a session for " + o.graph + ": " + std::string(status.message()));
+
+  std::vector<float> outputs;
+  long out_width = 0;
+  for (long start = 0; start < n; start += o.batch) {
+    long rows = std::min(o.batch, n - start);
+    tensorflow::Tensor x(tensorflow::DT_FLOAT, tensorflow::TensorShape({rows, width}));
+    float* dst = x.flat<float>().data();
+    for (long i = 0; i < rows * width; ++i)
+      dst[i] = static_cast<unsigned char>(pixels[start * width + i]) / 255.0f;
+    std::vector<tensorflow::Tensor> fetched;
+    status = session->Run({{o.input, x}}, {o.output}, {}, &fetched);
+    if (!status.ok()) Fail("running " + o.output + ": " + std::string(status.message()));
+    out_width = fetched[0].NumElements() / rows;
+    const float* y = fetched[0].flat<float>().data();
+    outputs.insert(outputs.end(), y, y + fetched[0].NumElements());
+  }
+  std::cout << "graph " << o.graph << ": " << graph_def.node_size() << " nodes; ran " << n << " images through "
+            << o.input << " -> " << o.output << " (" << out_width << " values each)\n";
+
+  if (!labels.empty() && out_width == 10) {
+    long correct = 0;
+    for (long i = 0; i < n; ++i) {
+      const float* row = &outputs[i * 10];
+      correct += std::max_element(row, row + 10) - row == static_cast<unsigned char>(labels[i]);
+    }
+    std::printf("accuracy %.6f (%ld of %ld)\n", static_cast<double>(correct) / n, correct, n);
+  } else if (out_width == width) {
+    double total = 0;
+    for (long i = 0; i < n; ++i) {
+      double sum = 0;
+      for (long j = 0; j < width; ++j) {
+        double d = outputs[i * width + j] - static_cast<unsigned char>(pixels[i * width + j]) / 255.0;
+        sum += d * d;
+      }
+      total += sum / width;
+    }
+    std::printf("mean reconstruction cost %.6f\n", total / n);
+  }
+  for (long i = 0; i < std::min(o.rows, n); ++i) {
+    std::printf("row %ld:", i);
+    for (long j = 0; j < std::min(out_width, 10L); ++j) std::printf(" %.4f", outputs[i * out_width + j]);
+    std::printf(out_width > 10 ? " ...\n" : "\n");
+  }
+  if (!o.dump.empty()) {
+    std::string tmp = o.dump + ".tmp";
+    std::ofstream out(tmp, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(outputs.data()), outputs.size() * sizeof(float));
+    out.close();
+    if (!out || std::rename(tmp.c_str(), o.dump.c_str()) != 0) Fail("cannot write " + o.dump);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Run(ParseFlags(argc, argv));
+  } catch (const Failure& f) {
+    std::cerr << "error: " << f.message << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,69 @@
+"""Freezes a trained checkpoint into a GraphDef (.pb) that C++ TensorFlow can load and run.
+
+The lecture's recipe: restore, convert_variables_to_constants, extract_sub_graph, write_graph.
+The exported graph takes raw pixels in a placeholder `X` [?, 784] and returns `Y`; auxiliary
+placeholders (phase_train, keep_prob, corrupt_prob) are bound to their inference values, and
+the autoencoders' mean subtraction is baked in. A signature <output>.json is written beside it.
+
+Examples:
+  python scripts/export_graph.py --checkpoint=runs/lecture/conv_classifier --output=cc.pb
+  python scripts/export_graph.py --checkpoint=runs/lecture/vae --part=decoder --output=dec.pb
+  python scripts/export_graph.py --checkpoint=runs/lecture/vae --part=encoder --output=enc.pb
+  python scripts/export_graph.py --checkpoint=runs/train/cae/model.ckpt-3150 \\
+      --output_nodes=encoder/layer/2/Relu --output=codes.pb
+  python scripts/export_graph.py --checkpoint=runs/lecture/denoising_autoencoder \\
+      --bind=Placeholder=1.0 --output=noisy.pb
+"""
+
+import json
+
+from absl import app, flags, logging
+
+from cadl_graph import checkpoints, export, registry
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("checkpoint", None, "Checkpoint prefix or train folder (its latest).")
+flags.DEFINE_string("output", None, "Path of the .pb to write (and .json beside it).")
+flags.DEFINE_enum("model", None, registry.NAMES,
+                  "Registry model, needed only when no run.json lies beside the checkpoint.")
+flags.DEFINE_enum("part", "model", export.PARTS,
+                  "model: X -> Y; encoder: X -> Z (the code's mean for VAEs); "
+                  "decoder: Z -> Y.")
+flags.DEFINE_list("output_nodes", None, "Op names to export instead of the part's output.")
+flags.DEFINE_multi_string("bind", [], "NAME=VALUE: bind an auxiliary placeholder, e.g. "
+                          "keep_prob=0.8 (JSON values: true, 1.0, [1.0]).")
+
+
+def _parse_bindings(items):
+    bindings = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise app.UsageError(f"--bind takes NAME=VALUE, got {item!r}")
+        try:
+            bindings[name] = json.loads(value)
+        except ValueError:
+            raise app.UsageError(f"--bind {name}: {value!r} is not a JSON value") from None
+    return bindings
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    try:
+        signature = export.export(FLAGS.checkpoint, FLAGS.output, model=FLAGS.model,
+                                  part=FLAGS.part, output_nodes=FLAGS.output_nodes,
+                                  bind=_parse_bindings(FLAGS.bind))
+    except (export.ExportError, checkpoints.CheckpointError, OSError) as e:
+        logging.error("%s", e)
+        return 1
+    inputs = ", ".join(f"{t['name']} {t['shape']}" for t in signature["inputs"])
+    outputs = ", ".join(f"{t['name']} {t['shape']}" for t in signature["outputs"])
+    print(f"wrote {FLAGS.output}: {signature['model']} ({signature['part']}) at step "
+          f"{signature['step']}, inputs {inputs}, outputs {outputs}")
+    return 0
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(["checkpoint", "output"])
+    app.run(main)

@@ -1,0 +1,63 @@
+"""Says what a GraphDef file holds, as TensorFlow's summarize_graph does, and can run it.
+
+Reads a binary or text GraphDef (recognising and explaining a SavedModel, a .meta or a
+checkpoint instead). Prints its inputs with dtype and shape, its likely outputs, variables
+left, constant parameters, versions and op types. With --images it feeds them to --input and
+prints the first rows of --output; with --labels too, the accuracy of a 10-class output.
+
+Examples:
+  python scripts/summarize_graph.py --graph=cc.pb
+  python scripts/summarize_graph.py --graph=cc.pb \\
+      --images=t10k-images-idx3-ubyte --labels=t10k-labels-idx1-ubyte --limit=1000
+  python scripts/summarize_graph.py --graph=dec.pb --input=Z --images=codes.npy
+"""
+
+import numpy as np
+from absl import app, flags, logging
+
+from cadl_graph import idx, summarize
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("graph", None, "GraphDef file (.pb binary or text).")
+flags.DEFINE_string("images", None, "IDX image file (raw or .gz) or .npy array to feed.")
+flags.DEFINE_string("labels", None, "IDX label file: report accuracy of a 10-class output.")
+flags.DEFINE_string("input", "X", "Input node to feed.")
+flags.DEFINE_string("output", "Y", "Output node to fetch.")
+flags.DEFINE_integer("limit", None, "Use only the first N images.", lower_bound=1)
+flags.DEFINE_integer("rows", 3, "Output rows to print.", lower_bound=0)
+flags.register_validator("labels", lambda v: v is None or FLAGS.images is not None,
+                         message="--labels needs --images")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    try:
+        graph_def = summarize.load_graph_def(FLAGS.graph)
+        print(summarize.format_summary(summarize.summarize(graph_def)))
+        for fatal, problem in summarize.check_versions(graph_def):
+            (logging.error if fatal else logging.warning)("%s", problem)
+        if FLAGS.images:
+            inputs = summarize.load_inputs(FLAGS.images, FLAGS.limit)
+            outputs = summarize.run(graph_def, inputs, FLAGS.input, FLAGS.output)
+            print(f"ran {len(inputs)} inputs: {FLAGS.output} has shape {outputs.shape}")
+            flat = outputs.reshape(len(outputs), -1)
+            for row in flat[:FLAGS.rows]:
+                print(" ".join(f"{v:.4f}" for v in row[:10]) + (" ..." if row.size > 10 else ""))
+            if FLAGS.labels:
+                labels = idx.read_idx(FLAGS.labels, idx.LABELS_MAGIC)[:len(inputs)]
+                if len(labels) != len(inputs) or flat.shape[1] != 10:
+                    raise summarize.GraphFileError(
+                        f"accuracy needs one label per input and a 10-class output; got "
+                        f"{len(labels)} labels for {len(inputs)} inputs, output width "
+                        f"{flat.shape[1]}")
+                print(f"accuracy {np.mean(flat.argmax(axis=1) == labels):.6f}")
+    except (summarize.GraphFileError, idx.IdxError, OSError) as e:
+        logging.error("%s", e)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    flags.mark_flag_as_required("graph")
+    app.run(main)

@@ -1,0 +1,318 @@
+"""Frozen exports: goldens, equal to the live graph, loadable from C++ with equal outputs."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cadl_graph import checkpoints, export, golden, idx, registry, summarize
+from cadl_graph.compat import tf
+from cadl_graph.datasets import Dataset
+from cadl_graph.train import TrainConfig, load_dataset, train
+
+ROOT = Path(__file__).resolve().parents[1]
+LOADER = ROOT / "build" / "load_graph"
+EXPORT = ROOT / "scripts" / "export_graph.py"
+SUMMARIZE = ROOT / "scripts" / "summarize_graph.py"
+VAES = ("vae", "conv_vae", "denoising_autoencoder")
+
+
+@pytest.fixture(scope="module")
+def ds():
+    full = load_dataset("linear_classifier", seed=0)
+    return Dataset(full.X[:1200], full.Y[:1200].argmax(axis=1), split=[0.75, 0.0, 0.25],
+                   one_hot=True, n_classes=10, seed=0)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, ds):
+    """Every registry model trained 3 steps: {name: train_dir}."""
+    root = tmp_path_factory.mktemp("runs")
+    out = {}
+    for name in registry.NAMES:
+        train(TrainConfig(model=name, train_dir=str(root / name), max_steps=3, pictures=False),
+              ds=ds, out=lambda *a: None)
+        out[name] = root / name
+    return out
+
+
+@pytest.fixture(scope="module")
+def exports(runs, tmp_path_factory):
+    """Every registry model exported (part 'model'): {name: (path, graph_def, signature)}."""
+    root = tmp_path_factory.mktemp("exports")
+    out = {}
+    for name, train_dir in runs.items():
+        path = root / f"{name}.pb"
+        signature = export.export(train_dir, path)
+        out[name] = (path, summarize.load_graph_def(path), signature)
+    return out
+
+
+@pytest.fixture(scope="module")
+def images(ds):
+    return ds.test.images[:64]
+
+
+@pytest.mark.parametrize("name", registry.NAMES)
+def test_frozen_graph_matches_its_golden(name, exports, update_goldens):
+    path, graph_def, signature = exports[name]
+    lines = golden.graph_def_lines(graph_def)
+    kinds = {line.split("\t")[1] for line in lines}
+    assert not kinds & {"VariableV2", "Assign", "AssignSub", "ApplyAdam", "NoOp"}
+    assert not any(line.startswith(("gradients", "Adam", "beta1_power")) for line in lines)
+    assert signature["inputs"][0]["name"] == "X" and signature["outputs"][0]["name"] == "Y"
+    assert graph_def.versions.producer == tf.GRAPH_DEF_VERSION
+    golden_file = golden.golden_path(name, "frozen.ops")
+    if update_goldens:
+        golden.write(golden_file, golden.render(f"{name} (frozen export)", {"part": "model"},
+                                                lines, tf.__version__))
+        return
+    problem = golden.compare(golden_file, lines)
+    if problem:
+        pytest.fail(problem, pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def frozen_vs_live(runs, exports, images, tmp_path_factory):
+    """Max |frozen - live| per (model, part), computed with oneDNN off (see frozen_vs_live.py).
+    """
+    root = tmp_path_factory.mktemp("parts")
+    np.save(root / "images.npy", images)
+    cases, keys = [], []
+    for name in registry.NAMES:
+        cases.append(dict(train_dir=str(runs[name]), graph=str(exports[name][0]), part="model"))
+        keys.append((name, "model"))
+    for name in VAES:
+        for part in ("encoder", "decoder"):
+            path = root / f"{name}-{part}.pb"
+            export.export(runs[name], path, part=part)
+            n_code = 256 if name == "denoising_autoencoder" else 2
+            codes = np.random.default_rng(0).normal(0, 1, (16, n_code)).tolist()
+            cases.append(dict(train_dir=str(runs[name]), graph=str(path), part=part,
+                              codes=codes))
+            keys.append((name, part))
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "frozen_vs_live.py")],
+        input=json.dumps(dict(images=str(root / "images.npy"), cases=cases)),
+        capture_output=True, text=True, check=False,
+        env={**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return dict(zip(keys, json.loads(done.stdout)))
+
+
+@pytest.mark.parametrize("name", registry.NAMES)
+def test_frozen_outputs_equal_the_live_session(name, frozen_vs_live):
+    assert frozen_vs_live[(name, "model")] == 0.0
+
+
+@pytest.mark.parametrize("name", VAES)
+def test_vae_encoder_and_decoder_exports_equal_the_live_session(name, frozen_vs_live, runs,
+                                                                 tmp_path):
+    assert frozen_vs_live[(name, "encoder")] == 0.0
+    assert frozen_vs_live[(name, "decoder")] == 0.0
+    signature = export.export(runs[name], tmp_path / "dec.pb", part="decoder")
+    assert signature["inputs"][0]["name"] == "Z"
+    assert signature["outputs"][0]["name"] == "Y"
+
+
+@pytest.fixture(scope="module")
+def loader():
+    done = subprocess.run(["make", "-s", "cc"], cwd=ROOT, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return LOADER
+
+
+@pytest.fixture(scope="module")
+def idx_files(tmp_path_factory, ds):
+    """The held-out test images and labels as IDX files (exactly representable pixels)."""
+    root = tmp_path_factory.mktemp("idx")
+    pixels = np.round(ds.test.images * 255).astype(np.uint8)
+    (root / "images").write_bytes(idx.encode_idx(pixels.reshape(-1, 28, 28)))
+    (root / "labels").write_bytes(
+        idx.encode_idx(ds.test.labels.argmax(axis=1).astype(np.uint8)))
+    return root / "images", root / "labels", pixels.astype(np.float32) / 255.0
+
+
+def _cpp(loader, *args):
+    return subprocess.run([str(loader), *map(str, args)], capture_output=True, text=True,
+                          errors="replace", check=False)
+
+
+@pytest.mark.parametrize("name", registry.NAMES)
+def test_cpp_outputs_equal_python(name, exports, loader, idx_files, tmp_path):
+    path, graph_def, _ = exports[name]
+    images_file, labels_file, pixels = idx_files
+    dump = tmp_path / "y.f32"
+    done = _cpp(loader, f"--graph={path}", f"--images={images_file}",
+                f"--labels={labels_file}", f"--dump={dump}", "--batch=100")
+    assert done.returncode == 0, done.stderr
+    python = summarize.run(graph_def, pixels, batch_size=100)
+    cpp = np.fromfile(dump, dtype=np.float32).reshape(python.shape)
+    assert np.abs(cpp - python).max() <= 1e-5
+    if python.shape[-1] == 10:
+        accuracy = np.mean(python.argmax(axis=1) == idx.read_idx(labels_file))
+        assert f"accuracy {accuracy:.6f}" in done.stdout
+    else:
+        flat = python.reshape(len(python), -1)
+        cost = np.mean(np.mean((flat - pixels) ** 2, axis=1))
+        assert f"mean reconstruction cost {cost:.6f}" in done.stdout
+
+
+def test_cpp_failures_give_one_clear_line(loader, exports, idx_files, tmp_path):
+    path = exports["linear_classifier"][0]
+    images_file, labels_file, _ = idx_files
+    garbage = tmp_path / "garbage.pb"
+    garbage.write_bytes(b"\x00\xffnot a graph at all")
+    small = tmp_path / "small-images"
+    small.write_bytes(idx.encode_idx(np.zeros((3, 10, 10), np.uint8)))
+    cases = [
+        ([f"--graph={tmp_path}/missing.pb", f"--images={images_file}"], "does not exist"),
+        ([f"--graph={garbage}", f"--images={images_file}"], "parses neither"),
+        ([f"--graph={path}", f"--images={images_file}", "--output=Softmax"],
+         "node 'Softmax' is not in the graph"),
+        ([f"--graph={path}", f"--images={small}"], "takes 784 values per example"),
+        ([f"--graph={path}", f"--images={labels_file}"], "magic number 2049, expected 2051"),
+        ([f"--graph={path}"], "--graph and --images are required"),
+        ([f"--graph={path}", f"--images={images_file}", "--batch=x"], "whole number"),
+    ]
+    for args, message in cases:
+        done = _cpp(loader, *args)
+        assert done.returncode == 1, args
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and message in errors[0], (args, done.stderr)
+
+
+def test_export_errors_name_the_problem(runs, tmp_path):
+    train_dir = runs["linear_classifier"]
+    out = tmp_path / "x.pb"
+    with pytest.raises(checkpoints.CheckpointError, match="no checkpoint in folder"):
+        export.export(tmp_path, out)
+    with pytest.raises(export.ExportError, match="saved by a linear_classifier run"):
+        export.export(train_dir, out, model="conv_classifier")
+    with pytest.raises(export.ExportError, match=r"':0'.*'import/'.*Close names: layer1/Softmax"):
+        export.export(train_dir, out, output_nodes=["layer1/Softmaxx"])
+    with pytest.raises(export.ExportError, match="list of output nodes is empty"):
+        export.export(train_dir, out, output_nodes=[])
+    with pytest.raises(export.ExportError, match="is a training op"):
+        export.export(train_dir, out, output_nodes=["Adam"])
+    frozen = tmp_path / "frozen.pb"
+    export.export(train_dir, frozen)
+    with pytest.raises(export.ExportError, match="already a frozen graph"):
+        export.export(frozen, out)
+    with pytest.raises(export.ExportError, match="cannot bind 'keep_prob'"):
+        export.export(train_dir, out, bind={"keep_prob": 1.0})
+    with pytest.raises(export.ExportError, match="decoder reads the input placeholder"):
+        export.export(runs["conv_autoencoder"], out, part="decoder")
+    prefix = checkpoints.resolve(runs["fc_autoencoder"])
+    with pytest.raises(checkpoints.CheckpointError, match=r"encoder/layer/0/W: graph \[784, 32\]"):
+        export.build_export(prefix, "fc_autoencoder", {"dimensions": [32, 16]})
+    assert not out.exists()
+
+
+def test_custom_output_nodes_keep_their_names(runs, tmp_path, images):
+    path = tmp_path / "codes.pb"
+    signature = export.export(runs["fc_autoencoder"], path,
+                              output_nodes=["encoder/layer/3/Relu:0"])
+    assert [o["name"] for o in signature["outputs"]] == ["encoder/layer/3/Relu"]
+    graph_def = summarize.load_graph_def(path)
+    codes = summarize.run(graph_def, images, output_name="encoder/layer/3/Relu")
+    encoder = tmp_path / "enc.pb"
+    export.export(runs["fc_autoencoder"], encoder, part="encoder")
+    np.testing.assert_array_equal(
+        codes, summarize.run(summarize.load_graph_def(encoder), images, output_name="Z"))
+
+
+def test_leftover_variables_and_unbound_placeholders_are_refused():
+    with tf.Graph().as_default() as g:
+        tf.placeholder(tf.float32, [None, 2], name="X")
+        tf.placeholder(tf.float32, [], name="keep_prob")
+        tf.get_variable("W", [2])
+    model = registry.build_in_new_graph("linear_classifier")
+    with pytest.raises(export.ExportError, match="variables or updates left after freezing: W"):
+        export._check_inference_graph(g.as_graph_def(), {"X"}, model, "model")
+    with tf.Graph().as_default() as g2:
+        tf.placeholder(tf.float32, [None, 2], name="X")
+        tf.placeholder(tf.float32, [], name="keep_prob")
+    with pytest.raises(export.ExportError, match="--bind=keep_prob=1.0"):
+        export._check_inference_graph(g2.as_graph_def(), {"X"}, model, "model")
+
+
+def test_binding_changes_the_export(runs, tmp_path, images):
+    clean, noisy = tmp_path / "clean.pb", tmp_path / "noisy.pb"
+    export.export(runs["denoising_autoencoder"], clean)
+    signature = export.export(runs["denoising_autoencoder"], noisy, bind={"Placeholder": [1.0]})
+    assert signature["bound"]["Placeholder"] == [1.0]
+    a = summarize.run(summarize.load_graph_def(clean), images)
+    b = summarize.run(summarize.load_graph_def(noisy), images)
+    assert np.abs(a - b).max() > 1e-3
+
+
+def test_loading_recognises_what_a_file_is(exports, tmp_path):
+    graph_def = exports["linear_classifier"][1]
+    text = tmp_path / "g.pbtxt"
+    text.write_text(str(graph_def))
+    assert len(summarize.load_graph_def(text).node) == len(graph_def.node)
+    garbage = tmp_path / "g.pb"
+    garbage.write_bytes(b"\x00\x01\x02 definitely not protobuf \xff\xfe")
+    with pytest.raises(summarize.GraphFileError, match="neither as a binary nor as a text"):
+        summarize.load_graph_def(garbage)
+    saved_model = tmp_path / "sm"
+    saved_model.mkdir()
+    (saved_model / "saved_model.pb").write_bytes(b"")
+    with pytest.raises(summarize.GraphFileError, match="SavedModel"):
+        summarize.load_graph_def(saved_model)
+    with tf.Graph().as_default():
+        tf.get_variable("W", [2])
+        meta = tf.train.export_meta_graph()
+    meta_file = tmp_path / "model.ckpt.meta"
+    meta_file.write_bytes(meta.SerializeToString())
+    with pytest.raises(summarize.GraphFileError, match="MetaGraphDef"):
+        summarize.load_graph_def(meta_file)
+
+
+def test_version_skew_and_bad_feeds_are_reported(exports):
+    graph_def = tf.GraphDef()
+    graph_def.CopyFrom(exports["linear_classifier"][1])
+    with pytest.raises(summarize.GraphFileError, match="takes shape"):
+        summarize.run(graph_def, np.zeros((2, 100), np.float32))
+    with pytest.raises(summarize.GraphFileError, match="takes float32"):
+        summarize.run(graph_def, np.zeros((2, 784), np.complex64))
+    with pytest.raises(summarize.GraphFileError, match="node 'Softmax' is not in the graph"):
+        summarize.run(graph_def, np.zeros((2, 784), np.float32), output_name="Softmax")
+    graph_def.versions.producer = tf.GRAPH_DEF_VERSION + 100
+    assert "newer TensorFlow" in summarize.check_versions(graph_def)[0][1]
+    graph_def.versions.min_consumer = tf.GRAPH_DEF_VERSION + 50
+    with pytest.raises(summarize.GraphFileError, match="needs a TensorFlow"):
+        summarize.run(graph_def, np.zeros((2, 784), np.float32))
+
+
+def _script(script, *args):
+    return subprocess.run([sys.executable, str(script), *map(str, args)], capture_output=True,
+                          text=True, check=False)
+
+
+def test_scripts_export_summarize_and_refuse_bad_flags(runs, tmp_path, idx_files):
+    out = tmp_path / "cc.pb"
+    done = _script(EXPORT, f"--checkpoint={runs['conv_classifier']}", f"--output={out}")
+    assert done.returncode == 0, done.stderr
+    assert "wrote" in done.stdout and json.loads(out.with_suffix(".json").read_text())["step"] == 3
+    images_file, labels_file, _ = idx_files
+    summary = _script(SUMMARIZE, f"--graph={out}", f"--images={images_file}",
+                      f"--labels={labels_file}")
+    assert summary.returncode == 0, summary.stderr
+    assert "Found 1 possible inputs: (name=X, type=float32, shape=[?,784])" in summary.stdout
+    assert "(name=Y)" in summary.stdout and "accuracy " in summary.stdout
+    assert "Found 0 variables" not in summary.stdout and "0 variables" in summary.stdout
+    missing = _script(EXPORT, f"--checkpoint={tmp_path}/nope", f"--output={out}")
+    assert missing.returncode == 1 and "not found" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    assert _script(EXPORT, f"--checkpoint={out}", f"--output={out}", "surplus").returncode != 0
+    conflicting = _script(SUMMARIZE, f"--graph={out}", f"--labels={labels_file}")
+    assert conflicting.returncode != 0 and "--labels needs --images" in conflicting.stderr
+    bad_bind = _script(EXPORT, f"--checkpoint={runs['vae']}", f"--output={out}", "--bind=oops")
+    assert bad_bind.returncode != 0 and "NAME=VALUE" in bad_bind.stderr
