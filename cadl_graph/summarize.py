@@ -212,3 +212,26 @@ def run(graph_def, inputs, input_name="X", output_name="Y", batch_size=1000):
         parts = [sess.run(y, {x: inputs[i:i + batch_size]})
                  for i in range(0, len(inputs), batch_size)]
     return np.concatenate(parts) if parts else np.zeros((0,), np.float32)
+
+
+def run_files(graph_def, images_path, labels_path=None, input_name="X", output_name="Y",
+              limit=None, rows=3):
+    """Runs the graph on an image file; returns report lines (shape, first rows, accuracy).
+
+    Raises:
+      GraphFileError: as `run`, or labels that do not fit the inputs or a non-10-class output.
+    """
+    inputs = load_inputs(images_path, limit)
+    outputs = run(graph_def, inputs, input_name, output_name)
+    flat = outputs.reshape(len(outputs), -1)
+    lines = [f"ran {len(inputs)} inputs: {output_name} has shape {outputs.shape}"]
+    lines += [" ".join(f"{v:.4f}" for v in row[:10]) + (" ..." if row.size > 10 else "")
+              for row in flat[:rows]]
+    if labels_path:
+        labels = idx.read_idx(labels_path, idx.LABELS_MAGIC)[:len(inputs)]
+        if len(labels) != len(inputs) or flat.shape[1] != 10:
+            raise GraphFileError(
+                f"accuracy needs one label per input and a 10-class output; got {len(labels)} "
+                f"labels for {len(inputs)} inputs, output width {flat.shape[1]}")
+        lines.append(f"accuracy {np.mean(flat.argmax(axis=1) == labels):.6f}")
+    return lines

@@ -12,7 +12,6 @@ Examples:
   python scripts/summarize_graph.py --graph=dec.pb --input=Z --images=codes.npy
 """
 
-import numpy as np
 from absl import app, flags, logging
 
 from cadl_graph import idx, summarize
@@ -38,20 +37,9 @@ def main(argv):
         for fatal, problem in summarize.check_versions(graph_def):
             (logging.error if fatal else logging.warning)("%s", problem)
         if FLAGS.images:
-            inputs = summarize.load_inputs(FLAGS.images, FLAGS.limit)
-            outputs = summarize.run(graph_def, inputs, FLAGS.input, FLAGS.output)
-            print(f"ran {len(inputs)} inputs: {FLAGS.output} has shape {outputs.shape}")
-            flat = outputs.reshape(len(outputs), -1)
-            for row in flat[:FLAGS.rows]:
-                print(" ".join(f"{v:.4f}" for v in row[:10]) + (" ..." if row.size > 10 else ""))
-            if FLAGS.labels:
-                labels = idx.read_idx(FLAGS.labels, idx.LABELS_MAGIC)[:len(inputs)]
-                if len(labels) != len(inputs) or flat.shape[1] != 10:
-                    raise summarize.GraphFileError(
-                        f"accuracy needs one label per input and a 10-class output; got "
-                        f"{len(labels)} labels for {len(inputs)} inputs, output width "
-                        f"{flat.shape[1]}")
-                print(f"accuracy {np.mean(flat.argmax(axis=1) == labels):.6f}")
+            print("\n".join(summarize.run_files(graph_def, FLAGS.images, FLAGS.labels,
+                                                FLAGS.input, FLAGS.output, FLAGS.limit,
+                                                FLAGS.rows)))
     except (summarize.GraphFileError, idx.IdxError, OSError) as e:
         logging.error("%s", e)
         return 1
