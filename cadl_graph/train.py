@@ -389,10 +389,10 @@ def train_seeds(model, seeds, out_dir, epochs=None, data_dir=None, out=print):
     metric = results[0]["test_metric"].replace("_", " ")
     out(f"\n{model} {metric} over seeds {', '.join(map(str, seeds))}:")
     for seed, r in zip(seeds, results):
-        first = r["epochs"][0] if r["epochs"] else {}
-        first_value = first.get("valid_accuracy", first.get("last_batch_cost"))
-        out(f"  seed {seed}: {r['test']:.4f} (after epoch 0: "
-            f"{'n/a' if first_value is None else f'{first_value:.4f}'})")
+        epochs = [e.get("valid_accuracy", e.get("last_batch_cost", e.get("valid_cost")))
+                  for e in r["epochs"]]
+        trace = ", ".join("n/a" if v is None else f"{v:.4f}" for v in epochs)
+        out(f"  seed {seed}: {r['test']:.4f} (per epoch: {trace})")
     summary = dict(min=min(values), median=float(np.median(values)), max=max(values))
     out(f"  min {summary['min']:.4f}, median {summary['median']:.4f}, max {summary['max']:.4f}")
     return dict(results=results, values=values, **summary)
