@@ -57,6 +57,7 @@ class TrainConfig:
       logdir: TensorBoard event folder, or None for none.
       pictures: draw reconstructions, weights, manifolds.
       keep_checkpoints: how many recent checkpoints the Saver keeps.
+      hparams: other registry hyperparameters to override, e.g. {"init_stddev": 0.1}.
     """
 
     model: str
@@ -71,6 +72,7 @@ class TrainConfig:
     logdir: Optional[str] = None
     pictures: bool = True
     keep_checkpoints: int = 5
+    hparams: Optional[dict] = None
 
     def resolved(self):
         """A copy with every None recipe field filled in from the registry."""
@@ -193,7 +195,8 @@ def train(config, ds=None, out=print):
     ds = ds if ds is not None else load_dataset(config.model, config.seed, config.data_dir)
     train_dir = Path(config.train_dir)
     train_dir.mkdir(parents=True, exist_ok=True)
-    hparams = registry.hparams(config.model, learning_rate=config.learning_rate)
+    hparams = registry.hparams(config.model, **{**(config.hparams or {}),
+                                                 "learning_rate": config.learning_rate})
     _check_run_file(train_dir, dict(model=config.model, hparams=hparams,
                                     batch_size=config.batch_size, seed=config.seed,
                                     epochs=config.epochs, split=list(ds.split)))

@@ -15,11 +15,9 @@ Examples:
       --bind=Placeholder=1.0 --output=noisy.pb
 """
 
-import json
-
 from absl import app, flags, logging
 
-from cadl_graph import checkpoints, export, registry
+from cadl_graph import checkpoints, cli, export, registry
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint", None, "Checkpoint prefix or train folder (its latest).")
@@ -34,26 +32,18 @@ flags.DEFINE_multi_string("bind", [], "NAME=VALUE: bind an auxiliary placeholder
                           "keep_prob=0.8 (JSON values: true, 1.0, [1.0]).")
 
 
-def _parse_bindings(items):
-    bindings = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise app.UsageError(f"--bind takes NAME=VALUE, got {item!r}")
-        try:
-            bindings[name] = json.loads(value)
-        except ValueError:
-            raise app.UsageError(f"--bind {name}: {value!r} is not a JSON value") from None
-    return bindings
-
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     try:
+        bindings = cli.parse_assignments(FLAGS.bind, "bind")
+    except ValueError as e:
+        raise app.UsageError(str(e)) from None
+    try:
         signature = export.export(FLAGS.checkpoint, FLAGS.output, model=FLAGS.model,
                                   part=FLAGS.part, output_nodes=FLAGS.output_nodes,
-                                  bind=_parse_bindings(FLAGS.bind))
+                                  bind=bindings)
     except (export.ExportError, checkpoints.CheckpointError, OSError) as e:
         logging.error("%s", e)
         return 1

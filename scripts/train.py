@@ -9,12 +9,13 @@ Examples:
   python scripts/train.py --model=conv_autoencoder --train_dir=runs/train/cae
   python scripts/train.py --model=linear_classifier --epochs=1 --logdir=runs/tb/linear
   python scripts/train.py --model=vae --max_steps=200 --train_dir=/tmp/vae
+  python scripts/train.py --model=conv_classifier --hparam=init_stddev=0.1
   tensorboard --logdir=runs/tb
 """
 
 from absl import app, flags, logging
 
-from cadl_graph import checkpoints, registry, sources
+from cadl_graph import checkpoints, cli, registry, sources
 from cadl_graph.train import TrainConfig, TrainError, train
 
 FLAGS = flags.FLAGS
@@ -33,17 +34,23 @@ flags.DEFINE_integer("max_steps", None, "Stop at this global step (short runs)."
 flags.DEFINE_integer("save_every_steps", 1000, "Checkpoint period in steps.", lower_bound=1)
 flags.DEFINE_string("logdir", None, "TensorBoard event folder (graph and scalars).")
 flags.DEFINE_bool("pictures", True, "Draw reconstructions, weights and manifolds.")
+flags.DEFINE_multi_string("hparam", [], "NAME=VALUE (JSON) overriding a registry "
+                          "hyperparameter, e.g. --hparam=init_stddev=0.1.")
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    try:
+        hparams = cli.parse_assignments(FLAGS.hparam, "hparam")
+    except ValueError as e:
+        raise app.UsageError(str(e)) from None
     config = TrainConfig(
         model=FLAGS.model, epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
         learning_rate=FLAGS.learning_rate, seed=FLAGS.seed,
         train_dir=FLAGS.train_dir or f"runs/train/{FLAGS.model}", data_dir=FLAGS.data_dir,
         max_steps=FLAGS.max_steps, save_every_steps=FLAGS.save_every_steps,
-        logdir=FLAGS.logdir, pictures=FLAGS.pictures)
+        logdir=FLAGS.logdir, pictures=FLAGS.pictures, hparams=hparams)
     try:
         train(config)
     except (TrainError, checkpoints.CheckpointError, sources.FetchError, ValueError,

@@ -70,6 +70,19 @@ def test_a_train_dir_of_another_run_is_refused(small_ds, tmp_path):
                           pictures=False), ds=small_ds, out=_quiet)
 
 
+def test_hparam_overrides_reach_the_graph_and_the_run_file(small_ds, tmp_path):
+    train(TrainConfig(model="conv_classifier", train_dir=str(tmp_path), max_steps=1,
+                      pictures=False, hparams={"init_stddev": 0.1}), ds=small_ds, out=_quiet)
+    run = (tmp_path / "run.json").read_text()
+    assert '"init_stddev": 0.1' in run
+    model = registry.build_in_new_graph("conv_classifier", init_stddev=0.1)
+    stddev = model.graph.get_tensor_by_name("W/Initializer/random_normal/stddev:0")
+    with tf.Session(graph=model.graph) as sess:
+        assert sess.run(stddev) == pytest.approx(0.1)
+    assert golden.op_lines(model.graph) == golden.op_lines(
+        registry.build_in_new_graph("conv_classifier").graph)
+
+
 def _size(path):
     with Image.open(path) as image:
         return image.size, getattr(image, "n_frames", 1)
@@ -122,6 +135,7 @@ def _run(*args, **kwargs):
     (["--model=resnet"], "fc_autoencoder"),
     (["--model=vae", "--epochs=-1"], "epochs"),
     (["--model=vae", "surplus"], "unexpected arguments: surplus"),
+    (["--model=vae", "--hparam=oops"], "--hparam takes NAME=VALUE"),
     ([], "--model"),
 ])
 def test_bad_flags_are_usage_errors(args, message):
