@@ -375,7 +375,7 @@ def _chunks(split):
         yield split.images[start:stop], None if split.labels is None else split.labels[start:stop]
 
 
-def train_seeds(model, seeds, out_dir, epochs=None, data_dir=None, out=print):
+def train_seeds(model, seeds, out_dir, epochs=None, data_dir=None, hparams=None, out=print):
     """Trains `model` once per seed in `<out_dir>/seed<N>`; prints and returns the spread.
 
     Returns:
@@ -387,7 +387,8 @@ def train_seeds(model, seeds, out_dir, epochs=None, data_dir=None, out=print):
         out(f"== {model}, seed {seed} ==")
         results.append(train(TrainConfig(model=model, seed=seed, epochs=epochs,
                                           train_dir=str(Path(out_dir) / f"seed{seed}"),
-                                          data_dir=data_dir, pictures=False), out=out))
+                                          data_dir=data_dir, pictures=False, hparams=hparams),
+                             out=out))
     values = [r["test"] for r in results]
     metric = results[0]["test_metric"].replace("_", " ")
     out(f"\n{model} {metric} over seeds {', '.join(map(str, seeds))}:")
