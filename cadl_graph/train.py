@@ -150,10 +150,10 @@ def _check_run_file(train_dir, run):
 
 
 class _Reporter:
-    """Epoch lines on stdout, progress and TensorBoard scalars."""
+    """Progress log lines and TensorBoard scalars (no-ops without a writer)."""
 
-    def __init__(self, out, writer):
-        self.out, self.writer = out, writer
+    def __init__(self, writer):
+        self.writer = writer
         self.last_progress = time.monotonic()
 
     def scalar(self, tag, value, step):
@@ -222,7 +222,7 @@ def train(config, ds=None, out=print):
         total = min(total, config.max_steps)
     examples = ds.test.images[:N_EXAMPLES] if ds.test.num_examples else ds.X[:N_EXAMPLES]
     writer = tf.summary.FileWriter(config.logdir, graph) if config.logdir else None
-    report = _Reporter(out, writer)
+    report = _Reporter(writer)
     history_path = train_dir / HISTORY_FILE
     frames_dir = train_dir / "pictures" / "epochs"
 
