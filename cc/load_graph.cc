@@ -92,10 +92,11 @@ std::string ReadIdx(const std::string& path, uint32_t magic, std::vector<uint32_
   if (data.size() >= 2 && static_cast<unsigned char>(data[0]) == 0x1f && static_cast<unsigned char>(data[1]) == 0x8b)
     Fail(path + " is gzip-compressed; decompress it first (gunzip -k " + path + ")");
   size_t ndim = magic == 2051 ? 3 : 1, header = 4 + 4 * ndim;
-  if (data.size() < header) Fail(path + ": " + std::to_string(data.size()) + " bytes is too short for an IDX header");
+  if (data.size() < 4) Fail(path + ": " + std::to_string(data.size()) + " bytes is too short for an IDX header");
   if (BigEndian(data, 0) != magic)
     Fail(path + ": magic number " + std::to_string(BigEndian(data, 0)) + ", expected " + std::to_string(magic) +
          (magic == 2051 ? " (images)" : " (labels)"));
+  if (data.size() < header) Fail(path + ": " + std::to_string(data.size()) + " bytes is too short for an IDX header");
   size_t expected = header;
   size_t count = 1;
   for (size_t i = 0; i < ndim; ++i) {
