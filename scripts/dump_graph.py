@@ -11,7 +11,7 @@ Examples:
 
 from absl import app, flags
 
-from cadl_graph import golden, registry
+from cadl_graph import cli, golden, registry
 from cadl_graph.compat import tf
 
 FLAGS = flags.FLAGS
@@ -22,8 +22,7 @@ flags.DEFINE_enum("format", "ops", ["ops", "golden", "pbtxt"],
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    cli.no_arguments(argv)
     model = registry.build_in_new_graph(FLAGS.model)
     lines = golden.op_lines(model.graph)
     if FLAGS.format == "ops":

@@ -15,9 +15,9 @@ Examples:
       --bind=Placeholder=1.0 --output=noisy.pb
 """
 
-from absl import app, flags, logging
+from absl import app, flags
 
-from cadl_graph import checkpoints, cli, export, registry
+from cadl_graph import cli, export, registry
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint", None, "Checkpoint prefix or train folder (its latest).")
@@ -34,24 +34,19 @@ flags.DEFINE_multi_string("bind", [], "NAME=VALUE: bind an auxiliary placeholder
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    try:
-        bindings = cli.parse_assignments(FLAGS.bind, "bind")
-    except ValueError as e:
-        raise app.UsageError(str(e)) from None
-    try:
+    cli.no_arguments(argv)
+    bindings = cli.assignments(FLAGS.bind, "bind")
+
+    def job():
         signature = export.export(FLAGS.checkpoint, FLAGS.output, model=FLAGS.model,
                                   part=FLAGS.part, output_nodes=FLAGS.output_nodes,
                                   bind=bindings)
-    except (export.ExportError, checkpoints.CheckpointError, OSError) as e:
-        logging.error("%s", e)
-        return 1
-    inputs = ", ".join(f"{t['name']} {t['shape']}" for t in signature["inputs"])
-    outputs = ", ".join(f"{t['name']} {t['shape']}" for t in signature["outputs"])
-    print(f"wrote {FLAGS.output}: {signature['model']} ({signature['part']}) at step "
-          f"{signature['step']}, inputs {inputs}, outputs {outputs}")
-    return 0
+        inputs = ", ".join(f"{t['name']} {t['shape']}" for t in signature["inputs"])
+        outputs = ", ".join(f"{t['name']} {t['shape']}" for t in signature["outputs"])
+        print(f"wrote {FLAGS.output}: {signature['model']} ({signature['part']}) at step "
+              f"{signature['step']}, inputs {inputs}, outputs {outputs}")
+
+    return cli.run(job)
 
 
 if __name__ == "__main__":

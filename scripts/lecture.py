@@ -12,10 +12,9 @@ Examples:
   python scripts/lecture.py --data_dir=/path/to/mnist
 """
 
-from absl import app, flags, logging
+from absl import app, flags
 
-from cadl_graph import checkpoints, lecture, sources
-from cadl_graph.train import TrainError
+from cadl_graph import cli, lecture, sources
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("out_dir", "runs/lecture", "Folder for the pictures (created if missing).")
@@ -28,15 +27,9 @@ flags.DEFINE_bool("quick", False, "Train each model 2 epochs on 3000 images (a s
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    try:
-        lecture.run(FLAGS.out_dir, data_dir=FLAGS.data_dir, seed=FLAGS.seed, quick=FLAGS.quick)
-    except (sources.FetchError, TrainError, checkpoints.CheckpointError, ValueError,
-            OSError) as e:
-        logging.error("%s", e)
-        return 1
-    return 0
+    cli.no_arguments(argv)
+    return cli.run(lambda: lecture.run(FLAGS.out_dir, data_dir=FLAGS.data_dir, seed=FLAGS.seed,
+                                       quick=FLAGS.quick))
 
 
 if __name__ == "__main__":

@@ -10,10 +10,10 @@ Examples:
   python scripts/seed_spread.py --hparam=init_stddev=0.1 --epochs=3 --out_dir=runs/seeds-0.1
 """
 
-from absl import app, flags, logging
+from absl import app, flags
 
-from cadl_graph import checkpoints, cli, registry, sources
-from cadl_graph.train import TrainError, train_seeds
+from cadl_graph import cli, registry
+from cadl_graph.train import train_seeds
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", "conv_classifier", registry.NAMES, "Registry model to train.")
@@ -28,20 +28,11 @@ flags.register_validator("seeds", lambda seeds: all(s.isdigit() for s in seeds),
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    try:
-        hparams = cli.parse_assignments(FLAGS.hparam, "hparam")
-    except ValueError as e:
-        raise app.UsageError(str(e)) from None
-    try:
-        train_seeds(FLAGS.model, [int(s) for s in FLAGS.seeds], FLAGS.out_dir,
-                    epochs=FLAGS.epochs, data_dir=FLAGS.data_dir, hparams=hparams)
-    except (TrainError, checkpoints.CheckpointError, sources.FetchError, ValueError,
-            OSError) as e:
-        logging.error("%s", e)
-        return 1
-    return 0
+    cli.no_arguments(argv)
+    hparams = cli.assignments(FLAGS.hparam, "hparam")
+    return cli.run(lambda: train_seeds(FLAGS.model, [int(s) for s in FLAGS.seeds], FLAGS.out_dir,
+                                       epochs=FLAGS.epochs, data_dir=FLAGS.data_dir,
+                                       hparams=hparams))
 
 
 if __name__ == "__main__":

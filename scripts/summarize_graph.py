@@ -14,7 +14,7 @@ Examples:
 
 from absl import app, flags, logging
 
-from cadl_graph import idx, summarize
+from cadl_graph import cli, summarize
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("graph", None, "GraphDef file (.pb binary or text).")
@@ -29,9 +29,9 @@ flags.register_validator("labels", lambda v: v is None or FLAGS.images is not No
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    try:
+    cli.no_arguments(argv)
+
+    def job():
         graph_def = summarize.load_graph_def(FLAGS.graph)
         print(summarize.format_summary(summarize.summarize(graph_def)))
         for fatal, problem in summarize.check_versions(graph_def):
@@ -40,10 +40,8 @@ def main(argv):
             print("\n".join(summarize.run_files(graph_def, FLAGS.images, FLAGS.labels,
                                                 FLAGS.input, FLAGS.output, FLAGS.limit,
                                                 FLAGS.rows)))
-    except (summarize.GraphFileError, idx.IdxError, OSError) as e:
-        logging.error("%s", e)
-        return 1
-    return 0
+
+    return cli.run(job)
 
 
 if __name__ == "__main__":

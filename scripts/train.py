@@ -13,10 +13,10 @@ Examples:
   tensorboard --logdir=runs/tb
 """
 
-from absl import app, flags, logging
+from absl import app, flags
 
-from cadl_graph import checkpoints, cli, registry, sources
-from cadl_graph.train import TrainConfig, TrainError, train
+from cadl_graph import cli, registry
+from cadl_graph.train import TrainConfig, train
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", None, registry.NAMES, "Registry model to train.")
@@ -39,25 +39,15 @@ flags.DEFINE_multi_string("hparam", [], "NAME=VALUE (JSON) overriding a registry
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    try:
-        hparams = cli.parse_assignments(FLAGS.hparam, "hparam")
-    except ValueError as e:
-        raise app.UsageError(str(e)) from None
+    cli.no_arguments(argv)
     config = TrainConfig(
         model=FLAGS.model, epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
         learning_rate=FLAGS.learning_rate, seed=FLAGS.seed,
         train_dir=FLAGS.train_dir or f"runs/train/{FLAGS.model}", data_dir=FLAGS.data_dir,
         max_steps=FLAGS.max_steps, save_every_steps=FLAGS.save_every_steps,
-        logdir=FLAGS.logdir, pictures=FLAGS.pictures, hparams=hparams)
-    try:
-        train(config)
-    except (TrainError, checkpoints.CheckpointError, sources.FetchError, ValueError,
-            OSError) as e:
-        logging.error("%s", e)
-        return 1
-    return 0
+        logdir=FLAGS.logdir, pictures=FLAGS.pictures,
+        hparams=cli.assignments(FLAGS.hparam, "hparam"))
+    return cli.run(lambda: train(config))
 
 
 if __name__ == "__main__":
