@@ -19,7 +19,7 @@ from cadl_graph.compat import tf
 
 FORMAT_VERSION = 1
 GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden"
-REGENERATE = "make test PYTEST_ARGS='tests/test_goldens.py --update-goldens'"
+REGENERATE = "make test PYTEST_ARGS=--update-goldens"
 
 
 def shape_text(shape):
