@@ -37,13 +37,19 @@ def save_reconstructions(frames, out_dir, name):
 
 
 def save_linear_weights(W, path, scale=4):
-    """Each column of W [784, 10] as a 28x28 image, side by side (the lecture's In[51])."""
-    W = np.asarray(W)
-    vmin, vmax = _symmetric(W)
-    row = images.montage(W.T.reshape(-1, *DIGIT), n_cols=W.shape[1])
+    """Each column of W [784, 10] as a 28x28 image, side by side (the lecture's In[51]).
+
+    Like the lecture's ten separate imshow calls, each column gets its own colour scale
+    (symmetric around zero, so white is always a zero weight); one shared scale would let a
+    few extreme weights wash out the other nine digits.
+    """
+    W = np.asarray(W, dtype=np.float64)
+    limits = np.abs(W).max(axis=0)
+    columns = (W / np.where(limits > 0, limits, 1.0)).T.reshape(-1, *DIGIT)
+    row = images.montage(columns, n_cols=W.shape[1])
     # The montage's 0.5 borders would read as a strong positive weight; draw them at zero.
     row[row == images.BACKGROUND] = 0.0
-    return images.save_png(path, row, cmap="coolwarm", vmin=vmin, vmax=vmax, scale=scale)
+    return images.save_png(path, row, cmap="coolwarm", vmin=-1.0, vmax=1.0, scale=scale)
 
 
 def save_filters(W, path, scale=4):
