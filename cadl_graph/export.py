@@ -28,7 +28,7 @@ import numpy as np
 
 from cadl_graph import checkpoints, fileio, registry
 from cadl_graph.compat import tf
-from cadl_graph.train import MEAN_FILE, RUN_FILE
+from cadl_graph.train import MEAN_FILE, RUN_FILE, read_run
 
 PARTS = ("model", "encoder", "decoder")
 # Ops that change state: a graph holding any of them is not an inference graph.
@@ -38,12 +38,6 @@ STATEFUL_TYPES = {"Assign", "AssignAdd", "AssignSub", "ApplyAdam", "ApplyGradien
 
 class ExportError(ValueError):
     """The export cannot be made as asked; the message says what to change."""
-
-
-def load_run(prefix):
-    """The run.json that train() wrote beside a checkpoint, or None."""
-    path = Path(prefix).parent / RUN_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def _without_update_dependencies(graph_def):
@@ -202,8 +196,7 @@ def build_export(prefix, model_name=None, hparams=None, part="model", output_nod
         model=model.name, part=part, tensorflow=tf.__version__,
         producer=graph_def.versions.producer, checkpoint=os.fspath(prefix), step=step,
         inputs=[_describe(interface[n]) for n in inputs],
-        outputs=[dict(name=n, dtype=t.dtype.name, shape=_shape(t.shape))
-                 for n, t in outputs.items()],
+        outputs=[{**_describe(t), "name": n} for n, t in outputs.items()],
         bound={k: np.asarray(v).tolist() for k, v in bindings.items()},
         input_mean_baked_in=mean_img is not None)
     return graph_def, signature
@@ -263,7 +256,7 @@ def export(checkpoint, output, model=None, part="model", output_nodes=None, bind
         raise ExportError(f"{checkpoint} is already a frozen graph; export takes a checkpoint "
                           "prefix or a train folder (scripts/summarize_graph.py reads .pb files)")
     prefix = checkpoints.resolve(checkpoint)
-    run = load_run(prefix)
+    run = read_run(Path(prefix).parent)
     if run is None and model is None:
         raise ExportError(f"no {RUN_FILE} beside {prefix} says which model it is; pass --model")
     if run is not None and model is not None and model != run["model"]:

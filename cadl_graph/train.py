@@ -134,10 +134,15 @@ def evaluate(sess, model, feeder, split):
     return total / split.num_examples
 
 
-def _check_run_file(train_dir, run):
+def read_run(train_dir):
+    """The run.json that train() wrote in `train_dir` (model, hparams, seed, ...), or None."""
     path = Path(train_dir) / RUN_FILE
-    if path.is_file():
-        saved = json.loads(path.read_text())
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _check_run_file(train_dir, run):
+    saved = read_run(train_dir)
+    if saved is not None:
         keys = ("model", "hparams", "batch_size", "seed")
         differs = [f"{k}: saved {saved.get(k)!r}, now {run[k]!r}" for k in keys
                    if saved.get(k) != run[k]]
@@ -146,7 +151,8 @@ def _check_run_file(train_dir, run):
                 f"{train_dir} holds a run that differs from this one, so its checkpoints "
                 "cannot be resumed:\n  " + "\n  ".join(differs) +
                 "\nUse another --train_dir, or the same flags as the saved run.")
-    fileio.atomic_write_bytes(path, json.dumps(run, indent=2, sort_keys=True).encode())
+    fileio.atomic_write_bytes(Path(train_dir) / RUN_FILE,
+                              json.dumps(run, indent=2, sort_keys=True).encode())
 
 
 class _Reporter:
