@@ -4,7 +4,8 @@ Layers, lowest first (a module imports only from layers below it):
 
   data      idx, sources, datasets          IDX files, verified MNIST, the course Dataset
   pictures  fileio, images, gif             atomic writes, montages, PNGs, GIFs
-  layers    compat, utils, batch_norm       TF v1 graph mode; the course's layers
+  layers    compat, utils, batch_norm       TF v1 graph mode; the course's layers (the batch
+                                            norm in the course's and the repaired variant)
   graphs    model, autoencoders,            the lecture's graphs and the course's VAE,
             classifiers, vae, registry      by name
   checks    golden, renames                 golden op listings; Out[48] rename rules

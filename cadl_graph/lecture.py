@@ -32,7 +32,7 @@ from cadl_graph import checkpoints, export, fileio, golden, idx, images, registr
     summarize
 from cadl_graph.compat import tf
 from cadl_graph.datasets import IMAGE_SIZE, MNIST, Dataset
-from cadl_graph.train import TrainConfig, evaluate, load_dataset, train
+from cadl_graph.train import TrainConfig, load_dataset, score_checkpoint, train
 
 
 # Enlarge 28 x 28 pictures so a single digit is visible at a glance.
@@ -57,12 +57,21 @@ LECTURE_NUMBERS = {
                             epochs=[0.946571, 0.963714, 0.966714, 0.969714, 0.973571,
                                     0.972143, 0.971714, 0.975, 0.969429, 0.976857]),
 }
-# Quality bars of the project (issue 4), compared in the report, never asserted in tests.
+# Quality bars of the project, compared in the report, never asserted in tests: (what, the
+# result it reads, comparison, bar). The conv autoencoder is judged on held-out data: its
+# lecture figure, the cost of one batch of 100, moves by +-0.0005 between epochs.
 TARGETS = {
-    "fc_autoencoder": ("last-batch cost after the last epoch", "<=", 0.035),
-    "conv_autoencoder": ("last-batch cost after the last epoch", "<=", 0.025),
-    "linear_classifier": ("held-out test accuracy", ">=", 0.915),
-    "conv_classifier": ("held-out test accuracy", ">=", 0.975),
+    "fc_autoencoder": ("last-batch cost after the last epoch", "last_batch_cost", "<=", 0.035),
+    "conv_autoencoder": ("held-out test cost", "test", "<=", 0.025),
+    "linear_classifier": ("held-out test accuracy", "test", ">=", 0.915),
+    "conv_classifier": ("held-out test accuracy", "test", ">=", 0.975),
+}
+BATCH_NORM_NOTE = {
+    "course": "the course's batch norm (its moving-average update sits outside the `tf.cond` "
+              "and also runs at inference); every score and picture comes from the repaired "
+              "copy (`batch_norm_update=in_cond`, same variables), so scoring moved nothing",
+    "in_cond": "the repaired batch norm (`batch_norm_update=in_cond`: the update runs only "
+               "while training)",
 }
 
 
@@ -118,16 +127,7 @@ def checkpoint_cells(train_dir, ds):
     Returns:
       (prefix, test accuracy of the restored graph).
     """
-    prefix = checkpoints.resolve(train_dir)
-    graph = tf.Graph()
-    with graph.as_default():
-        model = registry.build("conv_classifier")
-        saver = tf.train.Saver(graph.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES))
-    with tf.Session(graph=graph) as sess:
-        checkpoints.restore(sess, saver, prefix,
-                            graph.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES))
-        accuracy = evaluate(sess, model, lambda xs, ys: {model.x: xs, model.labels: ys},
-                            ds.test)
+    prefix, accuracy = score_checkpoint(train_dir, ds.test)
     print(f"Model restored from {prefix}: test accuracy {accuracy:.6f}")
     return prefix, accuracy
 
@@ -245,11 +245,14 @@ def render_report(results, seed, quick):
                       f"(lecture's overlapping test split: {_fmt(lecture.get('test'))})."
                   if "test" in lecture else f"Held-out {metric}: **{_fmt(result['test'])}**.",
                   ""]
+        update = result.get("hparams", {}).get("batch_norm_update")
+        if update:
+            lines += [f"Trained graph: {BATCH_NORM_NOTE[update]}.", ""]
         target = TARGETS.get(name)
         if target:
-            what, op, bar = target
-            value = (result["epochs"][-1]["last_batch_cost"] if "cost" in what
-                     else result["test"]) if result["epochs"] else None
+            what, key, op, bar = target
+            value = result["test"] if key == "test" else (
+                result["epochs"][-1][key] if result["epochs"] else None)
             met = value is not None and (value <= bar if op == "<=" else value >= bar)
             lines += [f"Target: {what} {op} {bar}: {_fmt(value)}, "
                       f"{'met' if met else 'NOT met'}.", ""]

@@ -8,7 +8,9 @@ What is fed follows the lecture: the autoencoders see `batch - mean_img` (the me
 auxiliary placeholders. After each epoch one line reports what the lecture printed
 (autoencoders: the cost on the epoch's last batch; classifiers: accuracy on the whole valid
 split; VAEs: the mean train and valid cost) and the speed; at the end the held-out test split
-is scored.
+is scored. Scores and pictures come from an inference copy of the graph (`scoring.Scorer`), so
+the training session only ever runs training steps: the course's batch norm would otherwise
+move its averages while being scored.
 
 A global step, a Saver and TensorBoard writing are added to the graph only AFTER the registry
 builder has run, so the model's own ops are exactly those its golden pins. Checkpoints are
@@ -29,6 +31,7 @@ import numpy as np
 from cadl_graph import checkpoints, figures, fileio, images, registry
 from cadl_graph.compat import tf
 from cadl_graph.datasets import MNIST
+from cadl_graph.scoring import Feeder, Scorer, chunks, evaluate
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,6 @@ RUN_FILE = "run.json"
 HISTORY_FILE = "history.json"   # one record per finished epoch, kept across resumes
 MEAN_FILE = "input_mean.npy"    # autoencoders: the mean image subtracted from every input
 N_EXAMPLES = 100          # reconstructions drawn each epoch (the lecture's ds.X[:100])
-EVAL_BATCH = 1000         # held-out data is scored in chunks of this many images
 PROGRESS_EVERY_S = 30.0   # long epochs log a progress line this often
 SUMMARY_EVERY_STEPS = 50  # TensorBoard train-cost points
 
@@ -96,48 +98,41 @@ def load_dataset(model, seed=0, data_dir=None):
                  data_dir=data_dir)
 
 
-class _Feeder:
-    """Builds feed dicts the way the lecture fed each kind of model."""
-
-    def __init__(self, model, kind, mean_img):
-        self.model = model
-        self.subtract = mean_img if kind == "autoencoder" else None
-
-    def inputs(self, xs):
-        return xs - self.subtract if self.subtract is not None else xs
-
-    def __call__(self, xs, ys=None, train=False, extra=None):
-        """Feed for a batch; `extra` overrides placeholders (e.g. corrupt_prob)."""
-        model = self.model
-        feed = {model.x: self.inputs(xs), **(model.train_feed if train else model.eval_feed)}
-        if model.labels is not None:
-            feed[model.labels] = ys
-        feed.update(extra or {})
-        return feed
-
-
 def _epoch_seed(seed, epoch):
     return [seed, epoch, 0x5EED]
-
-
-def evaluate(sess, model, feeder, split):
-    """Scores a held-out split in chunks.
-
-    Returns:
-      accuracy (classifiers) or mean cost (others), each weighted by chunk size; None for an
-      empty split.
-    """
-    if split.num_examples == 0:
-        return None
-    metric = model.accuracy if model.accuracy is not None else model.cost
-    total = sum(float(sess.run(metric, feeder(xs, ys))) * len(xs) for xs, ys in _chunks(split))
-    return total / split.num_examples
 
 
 def read_run(train_dir):
     """The run.json that train() wrote in `train_dir` (model, hparams, seed, ...), or None."""
     path = Path(train_dir) / RUN_FILE
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def score_checkpoint(checkpoint, split):
+    """Scores a saved run afresh: its checkpoint restored into a new inference graph.
+
+    Args:
+      checkpoint: a prefix, or a train folder (its latest checkpoint), with the run.json that
+        train() wrote beside it.
+      split: the DatasetSplit to score (e.g. `ds.test`).
+
+    Returns:
+      (prefix, accuracy or mean cost). The same checkpoint scores the same number every time,
+      and scoring changes no file.
+
+    Raises:
+      checkpoints.CheckpointError: no checkpoint there, or it does not fit its run.json.
+      TrainError: no run.json beside it.
+    """
+    prefix = checkpoints.resolve(checkpoint)
+    run = read_run(Path(prefix).parent)
+    if run is None:
+        raise TrainError(f"no {RUN_FILE} beside {prefix} says which model it holds")
+    scorer = Scorer(run["model"], run["hparams"], seed=run["seed"])
+    mean_path = Path(prefix).parent / MEAN_FILE
+    mean_img = np.load(mean_path) if registry.get(run["model"]).kind == "autoencoder" else None
+    with scorer.from_checkpoint(prefix) as sess:
+        return prefix, evaluate(sess, scorer.feeder(mean_img), split)
 
 
 def _check_run_file(train_dir, run):
@@ -184,7 +179,7 @@ def train(config, ds=None, out=print):
       out: where the per-epoch lines go (print by default).
 
     Returns:
-      dict: model, steps (final global step), epochs (per-epoch records), test (accuracy or
+      dict: model, hparams, steps (final global step), epochs (per-epoch records), test (accuracy or
       mean cost on the test split), test_metric, images_per_s, checkpoint (final prefix),
       pictures ({name: path}), seconds.
 
@@ -216,12 +211,15 @@ def train(config, ds=None, out=print):
         increment = tf.assign_add(global_step, 1, name="increment_global_step")
         saver = tf.train.Saver(max_to_keep=config.keep_checkpoints)
         init_step = tf.variables_initializer([global_step])
+        variables = graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)
     graph.finalize()  # a loop that adds ops by mistake would leak memory; fail loudly instead
+    scorer = Scorer(config.model, hparams, seed=config.seed)
 
-    feeder = _Feeder(model, spec.kind, ds.mean())
-    if feeder.subtract is not None:  # an export needs the mean the model was trained around
+    mean_img = ds.mean() if spec.kind == "autoencoder" else None
+    feeder, scoring_feeder = Feeder(model, mean_img), scorer.feeder(mean_img)
+    if mean_img is not None:  # an export needs the mean the model was trained around
         with fileio.atomic_path(train_dir / MEAN_FILE) as tmp:
-            np.save(tmp, feeder.subtract.astype(np.float32))
+            np.save(tmp, mean_img.astype(np.float32))
     steps_per_epoch = math.ceil(ds.train.num_examples / config.batch_size)
     total = config.epochs * steps_per_epoch
     if config.max_steps is not None:
@@ -235,8 +233,7 @@ def train(config, ds=None, out=print):
     with tf.Session(graph=graph) as sess:
         prefix = tf.train.latest_checkpoint(str(train_dir))
         if prefix:
-            checkpoints.restore(sess, saver, prefix,
-                                graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES))
+            checkpoints.restore(sess, saver, prefix, variables)
         else:
             sess.run([model.init_op, init_step])
         step = int(sess.run(global_step))
@@ -274,33 +271,39 @@ def train(config, ds=None, out=print):
             images_seen, train_seconds = images_seen + epoch_images, train_seconds + seconds
             if step < (epoch + 1) * steps_per_epoch or not epoch_costs:
                 break  # max_steps stopped us mid-epoch: no epoch line
-            record = _epoch_record(sess, model, spec.kind, feeder, ds, xs, ys, epoch_costs)
+            with scorer.from_session(sess, variables) as scoring:
+                record = _epoch_record(scoring, spec.kind, scoring_feeder, ds, xs, epoch_costs)
+                if config.pictures and spec.kind != "classifier":
+                    images.save_png(frames_dir / f"reconstruction_{epoch:03d}.png",
+                                    figures.reconstruction_montage(
+                                        scoring.run(scorer.model.y, scoring_feeder(examples)),
+                                        mean_img),
+                                    vmin=0.0, vmax=1.0)
             record.update(epoch=epoch, step=step, images_per_s=epoch_images / seconds)
             history.append(record)
             fileio.atomic_write_bytes(history_path, json.dumps(history, indent=1).encode())
             out(_epoch_line(spec.kind, record))
             for key in ("last_batch_cost", "valid_accuracy", "train_cost", "valid_cost"):
                 report.scalar(f"epoch/{key}", record.get(key), step)
-            if config.pictures and spec.kind != "classifier":
-                images.save_png(frames_dir / f"reconstruction_{epoch:03d}.png",
-                                figures.reconstruction_montage(
-                                    sess.run(model.y, feeder(examples)), feeder.subtract),
-                                vmin=0.0, vmax=1.0)
         final = save()
-        test = evaluate(sess, model, feeder, ds.test)
-        pictures = {}
-        if config.pictures:
-            frame_paths = [frames_dir / f"reconstruction_{r['epoch']:03d}.png" for r in history]
-            frames = [images.load_gray(p) for p in frame_paths if p.is_file()]
-            pictures = draw(sess, model, config.model, feeder, ds, frames, train_dir / "pictures")
+        with scorer.from_session(sess, variables) as scoring:
+            test = evaluate(scoring, scoring_feeder, ds.test)
+            pictures = {}
+            if config.pictures:
+                frame_paths = [frames_dir / f"reconstruction_{r['epoch']:03d}.png"
+                               for r in history]
+                frames = [images.load_gray(p) for p in frame_paths if p.is_file()]
+                pictures = draw(scoring, scorer.model, config.model, scoring_feeder, ds, frames,
+                                train_dir / "pictures")
     if writer is not None:
         writer.close()
     test_metric = "test_accuracy" if model.accuracy is not None else "test_cost"
     if test is not None:
         out(f"{config.model}: {test_metric.replace('_', ' ')} {test:.6f} on "
             f"{ds.test.num_examples} held-out images")
-    return dict(model=config.model, steps=step, total_steps=total, epochs=history,
-                test=test, test_metric=test_metric, checkpoint=final, pictures=pictures,
+    return dict(model=config.model, hparams=hparams, steps=step, total_steps=total,
+                epochs=history, test=test, test_metric=test_metric, checkpoint=final,
+                pictures=pictures,
                 images_per_s=images_seen / train_seconds if train_seconds else None,
                 seconds=time.monotonic() - started)
 
@@ -315,12 +318,12 @@ def _load_history(path):
                          "afresh") from None
 
 
-def _epoch_record(sess, model, kind, feeder, ds, last_xs, last_ys, costs):
+def _epoch_record(sess, kind, feeder, ds, last_xs, costs):
     if kind == "autoencoder":
-        return dict(last_batch_cost=float(sess.run(model.cost, feeder(last_xs))))
+        return dict(last_batch_cost=float(sess.run(feeder.model.cost, feeder(last_xs))))
     if kind == "classifier":
-        return dict(valid_accuracy=evaluate(sess, model, feeder, ds.valid))
-    return dict(train_cost=float(np.mean(costs)), valid_cost=evaluate(sess, model, feeder, ds.valid))
+        return dict(valid_accuracy=evaluate(sess, feeder, ds.valid))
+    return dict(train_cost=float(np.mean(costs)), valid_cost=evaluate(sess, feeder, ds.valid))
 
 
 def _epoch_line(kind, record):
@@ -360,7 +363,7 @@ def draw(sess, model, name, feeder, ds, frames, out_dir):
                                             vmin=0.0, vmax=1.0, scale=2)
         if n_code == 2 and ds.test.num_examples:
             z = np.concatenate([sess.run(model.end_points["z_mu"], feeder(xs))
-                                for xs, _ in _chunks(ds.test)])
+                                for xs, _ in chunks(ds.test)])
             paths["latent_scatter"] = figures.save_scatter(
                 z, ds.test.labels.argmax(axis=1), out_dir / "latent_scatter.png",
                 title=f"{name}: z mean of {len(z)} test images")
@@ -372,13 +375,6 @@ def draw(sess, model, name, feeder, ds, frames, out_dir):
         paths["denoising"] = figures.save_side_by_side(corrupted, recon,
                                                        out_dir / "denoising.png")
     return paths
-
-
-def _chunks(split):
-    """(images, labels) of a split in order, EVAL_BATCH at a time."""
-    for start in range(0, split.num_examples, EVAL_BATCH):
-        stop = start + EVAL_BATCH
-        yield split.images[start:stop], None if split.labels is None else split.labels[start:stop]
 
 
 def train_seeds(model, seeds, out_dir, epochs=None, data_dir=None, hparams=None, out=print):

@@ -4,8 +4,10 @@ One builder covers the lecture's "resources" models, with the course library's n
 structure:
 
   x [None, ...]        placeholder "x" (input_shape)
-  phase_train          bool scalar placeholder: True while training (batch norm statistics)
-  keep_prob            float32 scalar placeholder: dropout keep probability (1.0 = none)
+  phase_train          bool placeholder, no static shape (feed a scalar): True while
+                       training (batch norm statistics)
+  keep_prob            float32 placeholder, no static shape (feed a scalar): dropout keep
+                       probability (1.0 = none)
   Placeholder          float32 [1], unnamed: corrupt_prob, the share of the input that is
                        masked noise (1.0 = corrupted, 0.0 = clean; the course's docstring had
                        it backwards)
@@ -17,9 +19,11 @@ structure:
   cost                 mean over the batch of the per-example squared error sum
                        (+ the KL divergence when variational)
 
-The course declared `phase_train` and `keep_prob` without a shape; here they are scalars, which
-adds no op and turns a wrong feed into a clear shape error. The course's `n_filters` default
-was a list that every call reversed in place; here the arguments are never mutated.
+Like the course, `phase_train` and `keep_prob` are declared without a shape, so their outputs
+are `<unknown>` in a golden. Its batch norm is the course's too, flaw included (see
+`cadl_graph.batch_norm`); `batch_norm_update="in_cond"` builds the repaired variant, whose
+variables are the same. The course's `n_filters` default was a list that every call reversed in
+place; here the arguments are never mutated (a fix that changes no op).
 """
 
 from cadl_graph import utils
@@ -30,7 +34,7 @@ from cadl_graph.model import Model, adam_minimize
 
 def VAE(input_shape=(None, 784), n_filters=(64, 64, 64), filter_sizes=(4, 4, 4),  # noqa: N802
         n_hidden=32, n_code=2, activation=tf.nn.tanh, dropout=False, denoising=False,
-        convolutional=False, variational=False):
+        convolutional=False, variational=False, batch_norm_update="course"):
     """Builds the autoencoder into the default graph.
 
     Args:
@@ -46,6 +50,8 @@ def VAE(input_shape=(None, 784), n_filters=(64, 64, 64), filter_sizes=(4, 4, 4),
       convolutional: conv2d/deconv2d layers on [?, s, s, c] (see `utils.to_tensor`) instead
         of linear ones.
       variational: add the sampling layer and the KL term.
+      batch_norm_update: "course" (the course's graph) or "in_cond" (the repaired batch norm
+        whose inference runs change no variable); see `cadl_graph.batch_norm`.
 
     Returns:
       dict with 'x', 'x_' (what the encoder sees: x, or x with masking noise when
@@ -57,12 +63,12 @@ def VAE(input_shape=(None, 784), n_filters=(64, 64, 64), filter_sizes=(4, 4, 4),
     """
     input_shape, n_filters, filter_sizes = list(input_shape), list(n_filters), list(filter_sizes)
     x = tf.placeholder(tf.float32, input_shape, "x")
-    phase_train = tf.placeholder(tf.bool, [], name="phase_train")
-    keep_prob = tf.placeholder(tf.float32, [], name="keep_prob")
+    phase_train = tf.placeholder(tf.bool, name="phase_train")
+    keep_prob = tf.placeholder(tf.float32, name="keep_prob")
     corrupt_prob = tf.placeholder(tf.float32, [1])
 
     def activate(h, bn_name):
-        h = activation(batch_norm(h, phase_train, bn_name))
+        h = activation(batch_norm(h, phase_train, bn_name, update=batch_norm_update))
         return tf.nn.dropout(h, keep_prob) if dropout else h
 
     x_ = utils.corrupt(x) * corrupt_prob + x * (1 - corrupt_prob) if denoising else x

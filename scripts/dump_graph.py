@@ -7,6 +7,7 @@ Examples:
   python scripts/dump_graph.py --model=conv_autoencoder
   python scripts/dump_graph.py --model=vae --format=golden > golden/vae.ops.txt
   python scripts/dump_graph.py --model=linear_classifier --format=pbtxt | less
+  python scripts/dump_graph.py --model=vae --variant=bn_in_cond   # the repaired batch norm
 """
 
 from absl import app, flags
@@ -16,6 +17,9 @@ from cadl_graph.compat import tf
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", None, registry.NAMES, "Registry model to build.")
+flags.DEFINE_enum("variant", None, list(registry.VARIANTS),
+                  "A named departure from the course's graph, e.g. bn_in_cond: the batch norm "
+                  "whose moving-average update runs only while training (VAE family).")
 flags.DEFINE_enum("format", "ops", ["ops", "golden", "pbtxt"],
                   "ops: the golden's op lines; golden: with the golden's header; "
                   "pbtxt: the GraphDef in protobuf text format.")
@@ -23,7 +27,13 @@ flags.DEFINE_enum("format", "ops", ["ops", "golden", "pbtxt"],
 
 def main(argv):
     cli.no_arguments(argv)
-    model = registry.build_in_new_graph(FLAGS.model)
+    overrides = {}
+    if FLAGS.variant:
+        if FLAGS.variant not in registry.variants(FLAGS.model):
+            raise app.UsageError(f"--variant={FLAGS.variant} does not apply to {FLAGS.model}; "
+                                 f"it applies to the models that have its hyperparameters")
+        overrides = registry.VARIANTS[FLAGS.variant]
+    model = registry.build_in_new_graph(FLAGS.model, **overrides)
     lines = golden.op_lines(model.graph)
     if FLAGS.format == "ops":
         print("\n".join(lines))

@@ -4,6 +4,10 @@ Run by tests/test_export.py with TF_ENABLE_ONEDNN_OPTS=0: oneDNN multiplies by c
 weights (frozen) with another blocking than by variables (live), so with it the two agree only
 to float32 rounding, which a barely trained batch norm amplifies. Without it they must agree
 exactly. Reads JSON cases [{train_dir, graph, part}] on stdin, writes max abs differences.
+
+"Live" is the checkpoint restored into the project's scoring graph (`scoring.Scorer`): for the
+VAE family that is the repaired batch norm, because the course's graph moves its averages (and
+races with their reads) on every inference run, while the export reads them as constants.
 """
 
 import json
@@ -12,21 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-from cadl_graph import checkpoints, registry, summarize
-from cadl_graph.compat import tf
+from cadl_graph import checkpoints, summarize
+from cadl_graph.scoring import Scorer
 
 
 def live(train_dir, feeds_fn, fetch_fn):
-    """Runs the registry graph restored from train_dir once, as training built it."""
+    """Runs the checkpoint in train_dir once, restored into the model's scoring graph."""
     run = json.loads((Path(train_dir) / "run.json").read_text())
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.set_random_seed(run["seed"])
-        model = registry.build(run["model"], **run["hparams"])
-        saver = tf.train.Saver()
-    with tf.Session(graph=graph) as sess:
-        checkpoints.restore(sess, saver, checkpoints.resolve(train_dir),
-                            graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES))
+    scorer = Scorer(run["model"], run["hparams"], seed=run["seed"])
+    model = scorer.model
+    with scorer.from_checkpoint(checkpoints.resolve(train_dir)) as sess:
         return sess.run(fetch_fn(model), {**model.eval_feed, **feeds_fn(model)})
 
 

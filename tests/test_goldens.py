@@ -5,27 +5,33 @@ import pytest
 from cadl_graph import golden, registry
 from cadl_graph.compat import tf
 
-_updated = []
+# The course's graphs, then each named variant (the repaired batch norm) of the models it
+# applies to, each in its own golden.
+CASES = [(name, None) for name in registry.NAMES] + [
+    (name, variant) for name in registry.NAMES for variant in registry.variants(name)]
 
 
-@pytest.mark.parametrize("name", registry.NAMES)
-def test_graph_matches_golden(name, update_goldens):
-    model = registry.build_in_new_graph(name)
+@pytest.mark.parametrize("name, variant", CASES)
+def test_graph_matches_golden(name, variant, update_goldens):
+    overrides = registry.VARIANTS[variant] if variant else {}
+    model = registry.build_in_new_graph(name, **overrides)
     lines = golden.op_lines(model.graph)
-    path = golden.golden_path(name)
+    path = golden.golden_path(name, f"{variant}.ops" if variant else "ops")
     if update_goldens:
-        golden.write(path, golden.render(name, model.hparams, lines, tf.__version__))
-        _updated.append(path)
+        title = f"{name}, variant {variant}" if variant else name
+        golden.write(path, golden.render(title, model.hparams, lines, tf.__version__))
         return
     message = golden.compare(path, lines)
     if message:
         pytest.fail(message, pytrace=False)
 
 
-def test_golden_files_name_only_registry_models():
-    stale = sorted(p.name for p in golden.GOLDEN_DIR.glob("*.ops.txt")
-                   if p.name.split(".")[0] not in registry.NAMES)
-    assert stale == [], f"goldens without a registry model: {stale}"
+def test_golden_files_name_only_registry_models_and_variants():
+    expected = {golden.golden_path(name, f"{variant}.ops" if variant else "ops").name
+                for name, variant in CASES}
+    expected |= {golden.golden_path(name, "frozen.ops").name for name in registry.NAMES}
+    stale = sorted(p.name for p in golden.GOLDEN_DIR.glob("*.txt") if p.name not in expected)
+    assert stale == [], f"goldens without a registry model or variant: {stale}"
 
 
 def test_missing_golden_fails_with_the_regenerate_command(tmp_path):
