@@ -12,23 +12,30 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: lecture test data clean bazel-test
 
 lecture: data cc
-	$(PY) scripts/lecture.py $(ARGS)
+	$(PY) scripts/lecture.py --loader=build/load_graph $(ARGS)
 
 test: data cc bazel-test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 data: $(STAMP)
-	$(PY) -m cadl_graph.datasets --fetch
+	$(PY) scripts/fetch_mnist.py
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -e '.[test]'
+	@# A .venv made before the switch to tensorflow-cpu also holds the full "tensorflow" wheel;
+	@# both install the same files, so drop the old one and restore the CPU build's files.
+	@if $(PY) -m pip show -q tensorflow >/dev/null 2>&1; then \
+	    echo "replacing the full tensorflow wheel with tensorflow-cpu (see pyproject.toml)"; \
+	    $(PY) -m pip uninstall --quiet -y tensorflow && \
+	    $(PY) -m pip install --quiet --force-reinstall --no-deps 'tensorflow-cpu==2.21.0'; \
+	fi
 	touch $@
 
 clean:
 	rm -rf runs .pytest_cache
 
-# The C++ loader, linked against the TensorFlow wheel in .venv (DESIGN §6). Without
+# The C++ loader, linked against the TensorFlow wheel in .venv. Without
 # --no-as-needed it links but fails at run time with "No session factory registered".
 TF_LIB = $$($(PY) -c 'import importlib.util, os; print(os.path.dirname(importlib.util.find_spec("tensorflow").origin))')
 TF_CFLAGS = $$($(PY) -c 'import tensorflow as tf; print(" ".join(tf.sysconfig.get_compile_flags()))' 2>/dev/null)
@@ -51,7 +58,7 @@ build/load_graph: cc/load_graph.cc $(STAMP)
 # that no daemon outlives the command.
 bazel-test: $(STAMP)
 	@if command -v bazel >/dev/null; then \
-	    CADL_GRAPH_PYTHON=$(CURDIR)/$(PY) bazel test //:load_graph_test; status=$$?; \
+	    CADL_GRAPH_PYTHON=$(CURDIR)/$(PY) bazel test //...; status=$$?; \
 	    bazel shutdown; exit $$status; \
 	else \
 	    echo "bazel-test: bazel is not installed, skipping the Bazel build (apt-get install bazel-bootstrap)"; \

@@ -1,17 +1,38 @@
 """cadl_graph: the graphs of CADL Session 3, op for op, in TensorFlow's v1 graph mode.
 
-Layers, lowest first (a module imports only from layers below it):
+The package map, lowest layer first. A module imports only from its own layer or the layers
+below it (tests/test_layers.py checks this against the code):
 
-  data      idx, sources, datasets          IDX files, verified MNIST, the course Dataset
-  pictures  fileio, images, gif             atomic writes, montages, PNGs, GIFs
-  layers    compat, utils, batch_norm       TF v1 graph mode; the course's layers (the batch
-                                            norm in the course's and the repaired variant)
-  graphs    model, autoencoders,            the lecture's graphs and the course's VAE,
-            classifiers, vae, registry      by name
-  checks    golden, renames                 golden op listings; Out[48] rename rules
-  jobs      lecture                         the lecture's cells, end to end
+  base      errors, fileio, shapes,         the package's errors, atomic writes, shape text,
+            compat                          TensorFlow v1 graph mode imported in one place
+  data      idx, sources, datasets          IDX files, verified MNIST, the course's Dataset
+  pictures  images, gif, figures            montages, PNGs, GIFs, figures of trained models
+  layers    utils, batch_norm,              the course's layers (its batch norm and the
+            hparam_types                    repaired variant); hyperparameter types
+  graphs    model, autoencoders,            the lecture's graphs and the course's VAE, by name
+            classifiers, vae, registry      in the registry, with the lecture's values
+  files     checkpoints, summarize,         Saver checkpoints; GraphDef files: summarize, run;
+            predict, golden, renames        golden op listings; Out[48] rename rules
+  scoring   scoring, kinds, lessons         held-out scores in an inference copy of a graph;
+                                            how each kind of model is fed, scored and drawn;
+                                            measured lessons (the batch-norm flaw)
+  runs      rundir, train, seeds, export    the run folder; the training loop; seed sweeps;
+                                            frozen exports
+  jobs      lecture, cli                    the lecture end to end; what every script shares
 
 Importing the package imports no TensorFlow; the data modules never do.
 """
 
 __version__ = "0.1.0"
+
+LAYERS = (
+    ("base", ("errors", "fileio", "shapes", "compat")),
+    ("data", ("idx", "sources", "datasets")),
+    ("pictures", ("images", "gif", "figures")),
+    ("layers", ("utils", "batch_norm", "hparam_types")),
+    ("graphs", ("model", "autoencoders", "classifiers", "vae", "registry")),
+    ("files", ("checkpoints", "summarize", "predict", "golden", "renames")),
+    ("scoring", ("scoring", "kinds", "lessons")),
+    ("runs", ("rundir", "train", "seeds", "export")),
+    ("jobs", ("lecture", "cli")),
+)

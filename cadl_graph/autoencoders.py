@@ -8,9 +8,9 @@ included.
 """
 
 from cadl_graph.compat import tf
+from cadl_graph.datasets import IMAGE_SIZE, N_FEATURES
+from cadl_graph.hparam_types import HparamError, Rate, Sizes
 from cadl_graph.model import Model, adam_minimize
-
-N_FEATURES = 784
 
 
 def _normal_weight(shape, stddev=0.02):
@@ -110,40 +110,50 @@ def reconstruction_cost(X, Y):
     return tf.reduce_mean(tf.reduce_mean(tf.squared_difference(X, Y), 1))
 
 
-def fc_autoencoder(dimensions=(512, 256, 128, 64), learning_rate=0.001, n_features=N_FEATURES):
+def fc_autoencoder(*, dimensions: Sizes, learning_rate: Rate):
     """In[10]-[19]: X, tied fully connected encoder/decoder, cost, Adam, init.
 
+    The lecture's values (dimensions [512, 256, 128, 64], learning rate 0.001) live in
+    `cadl_graph.registry`.
+
     Returns:
-      Model with x = Placeholder [?, 784], z [?, 64], y [?, 784].
+      Model with x = Placeholder [?, 784], z [?, dimensions[-1]], y [?, 784].
     """
-    X = tf.placeholder(tf.float32, [None, n_features])
+    X = tf.placeholder(tf.float32, [None, N_FEATURES])
     z, Ws, end_points = fc_encoder(X, dimensions)
     Y, decoder_points = fc_decoder(z, Ws)
     cost = reconstruction_cost(X, Y)
     train_op = adam_minimize(cost, learning_rate)
     init_op = tf.global_variables_initializer()
-    return Model(name="fc_autoencoder", x=X, y=Y, z=z, cost=cost, train_op=train_op,
-                 init_op=init_op, end_points={**end_points, **decoder_points},
-                 hparams=dict(dimensions=list(dimensions), learning_rate=learning_rate,
-                              n_features=n_features))
+    return Model(x=X, y=Y, z=z, cost=cost, train_op=train_op, init_op=init_op,
+                 end_points={**end_points, **decoder_points},
+                 hparams=dict(dimensions=list(dimensions), learning_rate=learning_rate))
 
 
-def conv_autoencoder(n_filters=(16, 16, 16), filter_sizes=(4, 4, 4), learning_rate=0.001,
-                     n_features=N_FEATURES):
+def conv_autoencoder(*, n_filters: Sizes, filter_sizes: Sizes, learning_rate: Rate):
     """In[23]-[30]: X, reshape to 28x28x1, tied conv encoder/decoder, reshape, cost, Adam, init.
 
+    The lecture's values (n_filters [16, 16, 16], filter_sizes [4, 4, 4], learning rate 0.001)
+    live in `cadl_graph.registry`.
+
     Returns:
-      Model with x [?, 784], z [?, 4, 4, 16], y [?, 784].
+      Model with x [?, 784], z [?, 4, 4, 16] for three layers of 16, y [?, 784].
+
+    Raises:
+      HparamError: fewer filter sizes than layers.
     """
-    X = tf.placeholder(tf.float32, [None, n_features])
-    X_tensor = tf.reshape(X, [-1, 28, 28, 1])
+    if len(filter_sizes) < len(n_filters):
+        raise HparamError(f"conv_autoencoder needs a filter size per layer: n_filters "
+                          f"{list(n_filters)}, filter_sizes {list(filter_sizes)}")
+    X = tf.placeholder(tf.float32, [None, N_FEATURES])
+    X_tensor = tf.reshape(X, [-1, IMAGE_SIZE, IMAGE_SIZE, 1])
     z, Ws, shapes, end_points = conv_encoder(X_tensor, n_filters, filter_sizes)
     decoded, decoder_points = conv_decoder(z, Ws, shapes, X)
-    Y = tf.reshape(decoded, [-1, n_features])
+    Y = tf.reshape(decoded, [-1, N_FEATURES])
     cost = reconstruction_cost(X, Y)
     train_op = adam_minimize(cost, learning_rate)
     init_op = tf.global_variables_initializer()
-    return Model(name="conv_autoencoder", x=X, y=Y, z=z, cost=cost, train_op=train_op,
-                 init_op=init_op, end_points={**end_points, **decoder_points},
+    return Model(x=X, y=Y, z=z, cost=cost, train_op=train_op, init_op=init_op,
+                 end_points={**end_points, **decoder_points},
                  hparams=dict(n_filters=list(n_filters), filter_sizes=list(filter_sizes),
-                              learning_rate=learning_rate, n_features=n_features))
+                              learning_rate=learning_rate))

@@ -1,24 +1,46 @@
-"""What every absl script of the project does the same way (DESIGN §8).
+"""What every absl script of the project does the same way.
+
+    FLAGS = cli.define_data_dir()
 
     def main(argv):
         cli.no_arguments(argv)
         return cli.run(lambda: lecture.run(FLAGS.out_dir, ...))
 
-Expected failures (bad data, a missing checkpoint, an export that cannot be made) become one
-`logging.error` line and exit status 1; anything else is a bug and keeps its traceback.
+The package's own errors (`cadl_graph.errors.Error`: bad data, a missing checkpoint, an export
+that cannot be made, a bad hyperparameter) become one `logging.error` line and exit status 1;
+anything else is a bug and keeps its traceback (and absl's `--pdb_post_mortem`). Flags that
+several scripts share are defined here, once, with one help text.
 """
 
 import json
 
-from absl import app, logging
+from absl import app, flags, logging
 
-from cadl_graph.checkpoints import CheckpointError
-from cadl_graph.sources import FetchError
-from cadl_graph.train import TrainError
+from cadl_graph.errors import Error
 
-# The package's own errors are these or subclass ValueError (IdxError, ExportError,
-# GraphFileError); OSError covers files that cannot be read or written.
-EXPECTED_ERRORS = (FetchError, TrainError, CheckpointError, ValueError, OSError)
+FLAGS = flags.FLAGS
+
+
+def define_data_dir():
+    """Defines --data_dir (the MNIST folder tried before the cache); returns FLAGS."""
+    flags.DEFINE_string(
+        "data_dir", None,
+        "Folder holding the four MNIST IDX files (raw or .gz), tried before the cache "
+        "(default: $CADL_GRAPH_DATA_DIR, else the cache, the mirrors and npm).")
+    return FLAGS
+
+
+def define_hparam():
+    """Defines the repeatable --hparam=NAME=VALUE flag; read it with `hparams()`."""
+    flags.DEFINE_multi_string(
+        "hparam", [], "NAME=VALUE (VALUE in JSON) overriding a registry hyperparameter, e.g. "
+        "--hparam=init_stddev=0.1 or --hparam='batch_norm_update=\"in_cond\"'.")
+    return FLAGS
+
+
+def hparams():
+    """The --hparam values as {name: value}."""
+    return assignments(FLAGS.hparam, "hparam")
 
 
 def no_arguments(argv):
@@ -28,10 +50,10 @@ def no_arguments(argv):
 
 
 def run(job):
-    """Runs `job()`; returns the exit status (1 after logging an expected error)."""
+    """Runs `job()`; returns the exit status (1 after logging one of the package's errors)."""
     try:
         job()
-    except EXPECTED_ERRORS as e:
+    except Error as e:
         logging.error("%s", e)
         return 1
     return 0
@@ -53,5 +75,5 @@ def assignments(items, flag):
             values[name] = json.loads(value)
         except ValueError:
             raise app.UsageError(f"--{flag} {name}: {value!r} is not a JSON value "
-                                 "(e.g. true, 0.1, [1.0])") from None
+                                 "(e.g. true, 0.1, [1.0], \"text\")") from None
     return values

@@ -10,10 +10,8 @@
 train / valid / test ranges, so the splits never overlap (an old version of the course library
 let the test split overlap train, which inflated the lecture's printed test accuracies).
 
-Run as a script to fetch and verify the files (see `cadl_graph.sources` for where from):
-
-    python -m cadl_graph.datasets --fetch
-    python -m cadl_graph.datasets --fetch --data_dir=/path/to/mnist
+`scripts/fetch_mnist.py` fetches and verifies the files (see `cadl_graph.sources` for where
+from) and prints where they are.
 """
 
 import math
@@ -206,37 +204,3 @@ def MNIST(one_hot=True, split=(1.0, 0.0, 0.0), seed=None, data_dir=None, cache_d
     images, labels = load_mnist_arrays(data_dir=data_dir, cache_dir=cache_dir)
     return Dataset(images, labels.astype(np.int64), split=split, one_hot=one_hot,
                    n_classes=N_CLASSES, seed=seed)
-
-
-def main(argv):
-    from absl import app, flags, logging
-
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if not flags.FLAGS.fetch:
-        raise app.UsageError("nothing to do: pass --fetch")
-    try:
-        paths = sources.fetch_mnist(data_dir=flags.FLAGS.data_dir)
-    except sources.FetchError as e:
-        logging.error("%s", e)
-        return 1
-    for name in sources.FILES:
-        print(f"{name}\t{paths[name]}")
-    return 0
-
-
-def _define_flags():
-    from absl import flags
-
-    flags.DEFINE_bool("fetch", False, "Fetch MNIST if needed, verify it, print the file paths.")
-    flags.DEFINE_string(
-        "data_dir", None,
-        f"Directory with the four MNIST files (raw or .gz), tried before the cache "
-        f"(default: ${sources.DATA_DIR_ENV}).")
-
-
-if __name__ == "__main__":
-    from absl import app
-
-    _define_flags()
-    app.run(main)

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cadl_graph import checkpoints, fileio, registry
+from cadl_graph import checkpoints, fileio, kinds, registry, rundir, shapes
 from cadl_graph.compat import tf
-from cadl_graph.train import MEAN_FILE, RUN_FILE, read_run
+from cadl_graph.errors import Error
 
 PARTS = ("model", "encoder", "decoder")
 # Ops that change state: a graph holding any of them is not an inference graph.
@@ -36,7 +36,7 @@ STATEFUL_TYPES = {"Assign", "AssignAdd", "AssignSub", "ApplyAdam", "ApplyGradien
                   "VariableV2", "VarHandleOp", "AssignVariableOp", "ScatterUpdate"}
 
 
-class ExportError(ValueError):
+class ExportError(Error, ValueError):
     """The export cannot be made as asked; the message says what to change."""
 
 
@@ -68,10 +68,20 @@ def _without_update_dependencies(graph_def):
     return out
 
 
-def _is_training_op(op):
-    return (op.type in STATEFUL_TYPES or not op.outputs or
-            op.name.split("/")[0].startswith(("gradients", "Adam", "beta1_power",
-                                              "beta2_power")))
+def _forward_ops(model):
+    """Every op the model's forward pass and cost need: the ancestors of its named tensors.
+
+    What lies outside (gradients, the optimizer, initializers, `init`) is training machinery.
+    """
+    roots = [t.op for t in (model.y, model.z, model.cost, model.accuracy,
+                            *model.end_points.values()) if t is not None]
+    seen, stack = set(), roots
+    while stack:
+        op = stack.pop()
+        if op not in seen:
+            seen.add(op)
+            stack.extend([t.op for t in op.inputs] + list(op.control_inputs))
+    return seen
 
 
 def _output_tensor(model, name):
@@ -90,10 +100,10 @@ def _output_tensor(model, name):
             "output); a graph loaded with import_graph_def has an 'import/' prefix that the "
             "model's own graph does not."
             + (f" Close names: {', '.join(close)}" if close else "")) from None
-    if _is_training_op(op):
+    if op.type in STATEFUL_TYPES or not op.outputs or op not in _forward_ops(model):
         raise ExportError(
-            f"{name!r} is a training op ({op.type}); an export holds only the forward pass, "
-            f"e.g. {model.y.op.name}")
+            f"{name!r} is a training op ({op.type}), not part of the forward pass; an export "
+            f"holds only the forward pass, e.g. {model.y.op.name}")
     if index and (not index.isdigit() or int(index) >= len(op.outputs)):
         raise ExportError(f"{op_name} has {len(op.outputs)} output(s); {name!r} is not one")
     return op.outputs[int(index or 0)]
@@ -202,12 +212,8 @@ def build_export(prefix, model_name=None, hparams=None, part="model", output_nod
     return graph_def, signature
 
 
-def _shape(shape):
-    return None if shape.rank is None else shape.as_list()
-
-
 def _describe(tensor):
-    return dict(name=tensor.op.name, dtype=tensor.dtype.name, shape=_shape(tensor.shape))
+    return dict(name=tensor.op.name, dtype=tensor.dtype.name, shape=shapes.dims(tensor.shape))
 
 
 def _global_step(prefix):
@@ -233,8 +239,15 @@ def _check_inference_graph(graph_def, inputs, model, part):
 
 
 def write(graph_def, signature, output):
-    """Writes `output` (binary GraphDef) and `output` with .json, each atomically."""
+    """Writes `output` (binary GraphDef) and `output` with .json, each atomically.
+
+    Raises:
+      ExportError: `output` is a folder.
+    """
     output = Path(output)
+    if output.is_dir():
+        raise ExportError(f"--output {output} is a folder; name the .pb file to write, e.g. "
+                          f"{output / 'model.pb'}")
     with fileio.atomic_path(output) as tmp:
         tf.train.write_graph(graph_def, str(tmp.parent), tmp.name, as_text=False)
     fileio.atomic_write_bytes(output.with_suffix(".json"),
@@ -255,22 +268,24 @@ def export(checkpoint, output, model=None, part="model", output_nodes=None, bind
     if Path(os.fspath(checkpoint)).suffix == ".pb":
         raise ExportError(f"{checkpoint} is already a frozen graph; export takes a checkpoint "
                           "prefix or a train folder (scripts/summarize_graph.py reads .pb files)")
+    if Path(os.fspath(output)).is_dir():
+        raise ExportError(f"--output {output} is a folder; name the .pb file to write, e.g. "
+                          f"{Path(output) / 'model.pb'}")
     prefix = checkpoints.resolve(checkpoint)
-    run = read_run(Path(prefix).parent)
-    if run is None and model is None:
-        raise ExportError(f"no {RUN_FILE} beside {prefix} says which model it is; pass --model")
-    if run is not None and model is not None and model != run["model"]:
-        raise ExportError(f"{prefix} was saved by a {run['model']} run, not {model}")
-    name = model or run["model"]
-    hparams = run["hparams"] if run else registry.hparams(name)
-    mean_path = Path(prefix).parent / MEAN_FILE
-    mean_img = None
-    if registry.get(name).kind == "autoencoder":  # X always takes raw pixels
-        if not mean_path.is_file():
-            raise ExportError(f"{mean_path} is missing: the autoencoder was trained on "
-                              "x - mean_img and the export needs that mean")
-        mean_img = np.load(mean_path)
-    graph_def, signature = build_export(prefix, name, hparams, part, output_nodes, bind,
-                                        mean_img, seed=run["seed"] if run else 0)
+    if rundir.read_run(Path(prefix).parent) is None:
+        if model is None:
+            raise ExportError(f"no {rundir.RUN_FILE} beside {prefix} says which model it is; "
+                              "pass --model")
+        if kinds.of(model).subtracts_mean:
+            raise ExportError(f"{model} was trained on x - mean_img, and no {rundir.RUN_FILE} "
+                              f"and {rundir.MEAN_FILE} beside {prefix} say which mean")
+        saved = rundir.SavedRun(prefix=prefix, model=model, hparams=registry.hparams(model),
+                                seed=0, mean_img=None)
+    else:
+        saved = rundir.open_run(prefix)
+        if model is not None and model != saved.model:
+            raise ExportError(f"{prefix} was saved by a {saved.model} run, not {model}")
+    graph_def, signature = build_export(saved.prefix, saved.model, saved.hparams, part,
+                                        output_nodes, bind, saved.mean_img, seed=saved.seed)
     write(graph_def, signature, output)
     return signature

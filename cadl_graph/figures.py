@@ -10,8 +10,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from cadl_graph import fileio, gif, images
+from cadl_graph.datasets import IMAGE_SIZE
 
-DIGIT = (28, 28)
+DIGIT = (IMAGE_SIZE, IMAGE_SIZE)
 
 
 def _symmetric(values):
@@ -52,12 +53,16 @@ def save_linear_weights(W, path, scale=4):
     return images.save_png(path, row, cmap="coolwarm", vmin=-1.0, vmax=1.0, scale=scale)
 
 
-def save_filters(W, path, scale=4):
-    """Every kernel of W [h, w, in, out] in one montage (the lecture's In[67]-[68])."""
+def save_filters(W, path, scale=None):
+    """Every kernel of W [h, w, in, out] in one montage (the lecture's In[67]-[68]).
+
+    `scale` enlarges each pixel; by default 4 for a small montage, 2 for a large one.
+    """
     W = np.asarray(W)
     vmin, vmax = _symmetric(W)
     m = images.montage_filters(W)
     m[m == images.BACKGROUND] = 0.0
+    scale = scale or (4 if m.shape[0] < 100 else 2)
     return images.save_png(path, m, cmap="coolwarm", vmin=vmin, vmax=vmax, scale=scale)
 
 

@@ -1,6 +1,6 @@
 """Golden op listings: one line per op, to pin a graph's structure in a plain-text file.
 
-Format (DESIGN §5), UTF-8 with `\\n` line ends:
+Format, UTF-8 with `\\n` line ends:
 
     # header lines start with '#' and are not compared
     name<TAB>type<TAB>shapes
@@ -11,27 +11,23 @@ follow `graph.get_operations()`, i.e. creation order.
 """
 
 import difflib
+import importlib.resources
 import json
 from pathlib import Path
 
-from cadl_graph import fileio
+from cadl_graph import fileio, shapes
 from cadl_graph.compat import tf
 
 FORMAT_VERSION = 1
-GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden"
+# The repository's golden/ folder, which the package ships as cadl_graph.golden_files (in an
+# editable install this is the checkout's folder, so --update-goldens rewrites it).
+GOLDEN_DIR = Path(str(importlib.resources.files("cadl_graph.golden_files")))
 REGENERATE = "make test PYTEST_ARGS=--update-goldens"
 
 
-def shape_text(shape):
-    """A TensorShape as golden text: `[?,784]`, `[]` for a scalar, `<unknown>`."""
-    if shape.rank is None:
-        return "<unknown>"
-    return "[" + ",".join("?" if d is None else str(d) for d in shape.as_list()) + "]"
-
-
 def op_line(op):
-    shapes = ";".join(shape_text(t.shape) for t in op.outputs) or "-"
-    return f"{op.name}\t{op.type}\t{shapes}"
+    outputs = ";".join(shapes.text(shapes.dims(t.shape)) for t in op.outputs) or "-"
+    return f"{op.name}\t{op.type}\t{outputs}"
 
 
 def op_lines(graph):

@@ -12,7 +12,7 @@
    a freshly built graph scores exactly what the trained session scored;
 5. the protobuf cells: the conv classifier frozen to `export/conv_classifier.pb`, loaded back
    with ParseFromString + import_graph_def and scored in Python, and scored by the C++ loader
-   (`build/load_graph`, when it has been built: `make lecture` builds it) on the same held-out
+   (`loader`, e.g. `build/load_graph`, which `make lecture` builds) on the same held-out
    images, written as IDX files;
 6. REPORT.md in the output folder.
 
@@ -28,11 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from cadl_graph import checkpoints, export, fileio, golden, idx, images, registry, renames, \
-    summarize
+from cadl_graph import export, fileio, golden, idx, images, kinds, predict, registry, renames, \
+    rundir, summarize
 from cadl_graph.compat import tf
-from cadl_graph.datasets import IMAGE_SIZE, MNIST, Dataset
-from cadl_graph.train import TrainConfig, load_dataset, score_checkpoint, train
+from cadl_graph.datasets import IMAGE_SIZE, MNIST, N_CLASSES, Dataset
+from cadl_graph.errors import Error
+from cadl_graph.scoring import evaluate
+from cadl_graph.train import TrainConfig, load_dataset, train
 
 
 # Enlarge 28 x 28 pictures so a single digit is visible at a glance.
@@ -107,7 +109,7 @@ def training_dataset(model, seed=0, data_dir=None, quick=False):
     if not quick:
         return ds
     return Dataset(ds.X[:QUICK_IMAGES], ds.Y[:QUICK_IMAGES].argmax(axis=1), split=ds.split,
-                   one_hot=True, n_classes=10, seed=seed)
+                   one_hot=True, n_classes=N_CLASSES, seed=seed)
 
 
 def inspection_cells():
@@ -127,20 +129,28 @@ def checkpoint_cells(train_dir, ds):
     Returns:
       (prefix, test accuracy of the restored graph).
     """
-    prefix, accuracy = score_checkpoint(train_dir, ds.test)
-    print(f"Model restored from {prefix}: test accuracy {accuracy:.6f}")
-    return prefix, accuracy
+    with rundir.restore_model(train_dir) as (sess, feeder, saved):
+        accuracy = evaluate(sess, feeder, ds.test)
+    print(f"Model restored from {saved.prefix}: test accuracy {accuracy:.6f}")
+    return saved.prefix, accuracy
 
 
-LOADER = Path(__file__).resolve().parents[1] / "build" / "load_graph"
+class LoaderError(Error, RuntimeError):
+    """The C++ loader is missing or failed."""
 
 
-def protobuf_cells(train_dir, ds, out_dir, loader=LOADER):
+def protobuf_cells(train_dir, ds, out_dir, loader=None):
     """Freeze the conv classifier, load it back, score it in Python and in C++.
+
+    Args:
+      loader: path of the C++ loader (`make cc` builds build/load_graph), or None to skip it.
 
     Returns:
       dict: path, python (accuracy of the re-imported graph), cpp (accuracy printed by the C++
-      loader, or None when it is not built), images (how many were scored).
+      loader, or None when skipped), images (how many were scored).
+
+    Raises:
+      LoaderError: `loader` is not a file, or it failed.
     """
     out_dir = Path(out_dir)
     pb = out_dir / "conv_classifier.pb"
@@ -149,37 +159,45 @@ def protobuf_cells(train_dir, ds, out_dir, loader=LOADER):
     pixels = np.round(ds.test.images * 255).astype(np.uint8)
     labels = ds.test.labels.argmax(axis=1).astype(np.uint8)
     images_file = fileio.atomic_write_bytes(out_dir / "test-images-idx3-ubyte",
-                                            idx.encode_idx(pixels.reshape(-1, 28, 28)))
+                                            idx.encode_idx(pixels.reshape(-1, IMAGE_SIZE,
+                                                                          IMAGE_SIZE)))
     labels_file = fileio.atomic_write_bytes(out_dir / "test-labels-idx1-ubyte",
                                             idx.encode_idx(labels))
-    probabilities = summarize.run(graph_def, pixels.reshape(len(pixels), -1) / np.float32(255))
+    probabilities = predict.run(graph_def, pixels.reshape(len(pixels), -1) / np.float32(255))
     python = float(np.mean(probabilities.argmax(axis=1) == labels))
     print(f"wrote {pb} ({len(graph_def.node)} nodes, step {signature['step']}); "
           f"re-imported in Python: test accuracy {python:.6f}")
     cpp = None
-    if Path(loader).is_file():
+    if loader is None:
+        print("C++ loader not built (make cc builds build/load_graph); skipped")
+    elif not Path(loader).is_file():
+        raise LoaderError(f"C++ loader {loader} does not exist; build it with make cc")
+    else:
         done = subprocess.run([str(loader), f"--graph={pb}", f"--images={images_file}",
                                f"--labels={labels_file}"], capture_output=True, text=True,
                               check=False)
         line = next((l for l in done.stdout.splitlines() if l.startswith("accuracy ")), None)
         if done.returncode != 0 or line is None:
-            raise RuntimeError(f"{loader} failed: {done.stderr.strip().splitlines()[-1:]}")
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise LoaderError(f"{loader} failed (exit {done.returncode}): {last}")
         cpp = float(line.split()[1])
         print(f"C++ {Path(loader).name}: test accuracy {cpp:.6f}")
-    else:
-        print(f"C++ loader {loader} not built (make cc); skipped")
     return dict(path=pb, python=python, cpp=cpp, images=len(pixels))
 
 
-def run(out_dir, data_dir=None, seed=0, quick=False, models=ORDER):
-    """Runs the whole lecture and writes `<out_dir>/REPORT.md`; returns everything measured."""
+def run(out_dir, data_dir=None, seed=0, quick=False, models=ORDER, loader=None):
+    """Runs the whole lecture and writes `<out_dir>/REPORT.md`; returns everything measured.
+
+    Args:
+      loader: the C++ loader for the protobuf cells (None skips it, saying so).
+    """
     started = time.monotonic()
     out_dir = Path(out_dir)
     results = {"data": data_cells(out_dir, data_dir=data_dir, seed=seed), "models": {}}
     datasets = {}  # one per split: models with the same split share the (same) shuffle
     for name in models:
         spec = registry.get(name)
-        split = tuple(spec.training["split"])
+        split = tuple(spec.split)
         if split not in datasets:
             datasets[split] = training_dataset(name, seed=seed, data_dir=data_dir, quick=quick)
         print(f"\n== {name} ({spec.cells}) ==")
@@ -190,11 +208,11 @@ def run(out_dir, data_dir=None, seed=0, quick=False, models=ORDER):
     results["out48"] = inspection_cells()
     if "conv_classifier" in models:
         print("\n== checkpoint (In[70]-[71]) ==")
-        classifier_ds = datasets[tuple(registry.get("conv_classifier").training["split"])]
+        classifier_ds = datasets[tuple(registry.get("conv_classifier").split)]
         results["restored"] = checkpoint_cells(out_dir / "conv_classifier", classifier_ds)
         print("\n== protobuf (Saving/Loading Models) ==")
         results["protobuf"] = protobuf_cells(out_dir / "conv_classifier", classifier_ds,
-                                             out_dir / "export")
+                                             out_dir / "export", loader)
     results["seconds"] = time.monotonic() - started
     report = out_dir / "REPORT.md"
     fileio.atomic_write_bytes(report, render_report(results, seed, quick).encode())
@@ -234,7 +252,7 @@ def render_report(results, seed, quick):
         lines += [f"## {name} ({spec.cells})", ""]
         lines += ["| epoch | lecture | ours | images/s |", "| --- | --- | --- | --- |"]
         for record in result["epochs"]:
-            ours = _epoch_value(record)
+            ours = kinds.of(name).report_cell(record)
             theirs = lecture.get("epochs", [])
             lecture_value = _fmt(theirs[record["epoch"]]) if record["epoch"] < len(theirs) \
                 else "-"
@@ -276,11 +294,3 @@ def render_report(results, seed, quick):
                   f"**{_fmt(frozen['python'])}**; C++ `build/load_graph` on the same "
                   f"{frozen['images']} held-out images: {cpp}.", ""]
     return "\n".join(lines)
-
-
-def _epoch_value(record):
-    if "last_batch_cost" in record:
-        return _fmt(record["last_batch_cost"])
-    if "valid_accuracy" in record:
-        return _fmt(record["valid_accuracy"])
-    return f"train {_fmt(record['train_cost'], 2)} / valid {_fmt(record['valid_cost'], 2)}"

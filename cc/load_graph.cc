@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "tensorflow/core/framework/graph.pb.h"
+#include "tensorflow/core/framework/types.h"
 #include "tensorflow/core/framework/tensor.h"
 #include "tensorflow/core/platform/env.h"
 #include "tensorflow/core/public/session.h"
@@ -97,15 +98,20 @@ std::string ReadIdx(const std::string& path, uint32_t magic, std::vector<uint32_
     Fail(path + ": magic number " + std::to_string(BigEndian(data, 0)) + ", expected " + std::to_string(magic) +
          (magic == 2051 ? " (images)" : " (labels)"));
   if (data.size() < header) Fail(path + ": " + std::to_string(data.size()) + " bytes is too short for an IDX header");
-  size_t expected = header;
-  size_t count = 1;
+  // The product of the dimensions is checked as it is formed: a corrupt header could otherwise
+  // wrap past 2^64 and pass the size check below, then index far outside the data.
+  uint64_t count = 1;
+  std::string shape;
   for (size_t i = 0; i < ndim; ++i) {
     dims->push_back(BigEndian(data, 4 + 4 * i));
-    count *= dims->back();
+    shape += (i ? "x" : "") + std::to_string(dims->back());
+    if (__builtin_mul_overflow(count, uint64_t{dims->back()}, &count) || count > data.size())
+      Fail(path + ": header says shape " + shape + (i + 1 < ndim ? "x..." : "") + ", more than the file's " +
+           std::to_string(data.size()) + " bytes can hold; the file is truncated or corrupt");
   }
-  expected += count;
-  if (data.size() != expected)
-    Fail(path + ": header promises " + std::to_string(expected) + " bytes, file has " + std::to_string(data.size()));
+  if (data.size() != header + count)
+    Fail(path + ": header promises " + std::to_string(header + count) + " bytes, file has " +
+         std::to_string(data.size()) + "; the file is truncated or padded");
   return data.substr(header);
 }
 
@@ -158,13 +164,26 @@ int Run(const Options& o) {
       Fail(o.images + " has " + std::to_string(image_dims[0]) + " images but " + o.labels + " has " +
            std::to_string(label_dims[0]) + " labels");
   }
-  if (input_node.attr().count("shape")) {
+  // The loader feeds a float32 batch [n, rows * cols]: the input must take exactly that (an
+  // unknown rank is accepted, as Python's feed check accepts it).
+  if (input_node.op() != "Placeholder")
+    Fail("input " + input_node.name() + " is a " + input_node.op() + ", not a Placeholder to feed");
+  if (input_node.attr().count("dtype") && input_node.attr().at("dtype").type() != tensorflow::DT_FLOAT)
+    Fail("input " + input_node.name() + " takes " + tensorflow::DataTypeString(input_node.attr().at("dtype").type()) +
+         "; load_graph feeds float32 pixels");
+  if (input_node.attr().count("shape") && !input_node.attr().at("shape").shape().unknown_rank()) {
     const auto& shape = input_node.attr().at("shape").shape();
-    long expected = 1;
-    for (int i = 1; i < shape.dim_size(); ++i) expected *= shape.dim(i).size();
-    if (!shape.unknown_rank() && shape.dim_size() >= 2 && expected > 0 && expected != width)
-      Fail("input " + input_node.name() + " takes " + std::to_string(expected) + " values per example, the images have " +
-           std::to_string(width) + " (" + std::to_string(image_dims[1]) + "x" + std::to_string(image_dims[2]) + ")");
+    std::string text = "[";
+    for (int i = 0; i < shape.dim_size(); ++i)
+      text += (i ? "," : "") + (shape.dim(i).size() < 0 ? std::string("?") : std::to_string(shape.dim(i).size()));
+    text += "]";
+    if (shape.dim_size() != 2)
+      Fail("input " + input_node.name() + " has shape " + text + "; load_graph feeds flat images [n, " +
+           std::to_string(width) + "] (rank 2), as the exports of scripts/export_graph.py take them");
+    if (shape.dim(1).size() >= 0 && shape.dim(1).size() != width)
+      Fail("input " + input_node.name() + " takes " + std::to_string(shape.dim(1).size()) +
+           " values per example, the images have " + std::to_string(width) + " (" + std::to_string(image_dims[1]) +
+           "x" + std::to_string(image_dims[2]) + ")");
   }
 
   std::unique_ptr<tensorflow::Session> session(tensorflow::NewSession(tensorflow::SessionOptions()));

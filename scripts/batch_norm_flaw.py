@@ -15,14 +15,13 @@ from absl import app, flags
 from cadl_graph import cli, lessons, registry
 from cadl_graph.datasets import MNIST
 
-FLAGS = flags.FLAGS
+FLAGS = cli.define_data_dir()
 flags.DEFINE_enum("model", "denoising_autoencoder", ["vae", "conv_vae", "denoising_autoencoder"],
                   "A registry model with batch norm.")
 flags.DEFINE_string("checkpoint", None, "A trained checkpoint (prefix or train folder) to "
                     "restore into both variants; default: freshly initialised weights.")
 flags.DEFINE_integer("runs", 3, "Inference runs on the same images.", lower_bound=2)
 flags.DEFINE_integer("images", 100, "How many test images to feed.", lower_bound=1)
-flags.DEFINE_string("data_dir", None, "MNIST folder tried before the cache.")
 
 
 def main(argv):

@@ -12,24 +12,28 @@ Examples:
   python scripts/lecture.py --data_dir=/path/to/mnist
 """
 
+from pathlib import Path
+
 from absl import app, flags
 
-from cadl_graph import cli, lecture, sources
+from cadl_graph import cli, lecture
 
-FLAGS = flags.FLAGS
+FLAGS = cli.define_data_dir()
 flags.DEFINE_string("out_dir", "runs/lecture", "Folder for the pictures (created if missing).")
-flags.DEFINE_string(
-    "data_dir", None,
-    f"Folder with the four MNIST IDX files (raw or .gz), tried before the cache "
-    f"(default: ${sources.DATA_DIR_ENV}).")
 flags.DEFINE_integer("seed", 0, "Seeds the data shuffle and the initialisers.", lower_bound=0)
 flags.DEFINE_bool("quick", False, "Train each model 2 epochs on 3000 images (a smoke test).")
+flags.DEFINE_string("loader", "build/load_graph",
+                    "The C++ loader (make cc builds it) that scores the exported graph; the "
+                    "default is skipped, with a note, when it has not been built.")
 
 
 def main(argv):
     cli.no_arguments(argv)
+    loader = FLAGS.loader
+    if not FLAGS["loader"].present and not Path(loader).is_file():
+        loader = None  # the default, not built: say so and skip
     return cli.run(lambda: lecture.run(FLAGS.out_dir, data_dir=FLAGS.data_dir, seed=FLAGS.seed,
-                                       quick=FLAGS.quick))
+                                       quick=FLAGS.quick, loader=loader))
 
 
 if __name__ == "__main__":

@@ -13,23 +13,21 @@ Examples:
 from absl import app, flags
 
 from cadl_graph import cli, registry
-from cadl_graph.train import train_seeds
+from cadl_graph.seeds import train_seeds
 
-FLAGS = flags.FLAGS
+FLAGS = cli.define_hparam()
+cli.define_data_dir()
 flags.DEFINE_enum("model", "conv_classifier", registry.NAMES, "Registry model to train.")
 flags.DEFINE_list("seeds", ["0", "1", "2", "3", "4"], "Comma-separated seeds.")
 flags.DEFINE_integer("epochs", None, "Epochs (default: the lecture's).", lower_bound=0)
 flags.DEFINE_string("out_dir", "runs/seeds", "Parent folder of the per-seed train dirs.")
-flags.DEFINE_string("data_dir", None, "MNIST folder tried before the cache.")
-flags.DEFINE_multi_string("hparam", [], "NAME=VALUE (JSON) overriding a registry "
-                          "hyperparameter, e.g. --hparam=init_stddev=0.1.")
-flags.register_validator("seeds", lambda seeds: all(s.isdigit() for s in seeds),
+flags.register_validator("seeds", lambda seeds: bool(seeds) and all(s.isdigit() for s in seeds),
                          message="--seeds must be non-negative integers, e.g. 0,1,2")
 
 
 def main(argv):
     cli.no_arguments(argv)
-    hparams = cli.assignments(FLAGS.hparam, "hparam")
+    hparams = cli.hparams()
     return cli.run(lambda: train_seeds(FLAGS.model, [int(s) for s in FLAGS.seeds], FLAGS.out_dir,
                                        epochs=FLAGS.epochs, data_dir=FLAGS.data_dir,
                                        hparams=hparams))

@@ -14,7 +14,7 @@ Examples:
 
 from absl import app, flags, logging
 
-from cadl_graph import cli, summarize
+from cadl_graph import cli, predict, summarize
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("graph", None, "GraphDef file (.pb binary or text).")
@@ -37,7 +37,7 @@ def main(argv):
         for fatal, problem in summarize.check_versions(graph_def):
             (logging.error if fatal else logging.warning)("%s", problem)
         if FLAGS.images:
-            print("\n".join(summarize.run_files(graph_def, FLAGS.images, FLAGS.labels,
+            print("\n".join(predict.run_files(graph_def, FLAGS.images, FLAGS.labels,
                                                 FLAGS.input, FLAGS.output, FLAGS.limit,
                                                 FLAGS.rows)))
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cadl_graph import checkpoints, summarize
+from cadl_graph import checkpoints, predict, summarize
 from cadl_graph.scoring import Scorer
 
 
@@ -36,14 +36,14 @@ def difference(case, images):
     mean = np.load(mean_file) if mean_file.exists() else 0.0
     if part == "decoder":
         codes = np.asarray(case["codes"], np.float32)
-        frozen = summarize.run(graph_def, codes, input_name="Z")
+        frozen = predict.run(graph_def, codes, input_name="Z")
         expected = live(train_dir, lambda m: {m.z: codes}, lambda m: m.y)
     elif part == "encoder":
-        frozen = summarize.run(graph_def, images, output_name="Z")
+        frozen = predict.run(graph_def, images, output_name="Z")
         expected = live(train_dir, lambda m: {m.x: images - mean},
                         lambda m: m.end_points.get("z_mu", m.z))
     else:
-        frozen = summarize.run(graph_def, images)
+        frozen = predict.run(graph_def, images)
         expected = live(train_dir, lambda m: {m.x: images - mean}, lambda m: m.y) + mean
     return float(np.abs(frozen - expected).max())
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cadl_graph import checkpoints, export, golden, idx, registry, summarize
+from cadl_graph import checkpoints, export, golden, idx, predict, registry, summarize
 from cadl_graph.compat import tf
 from cadl_graph.datasets import Dataset
 from cadl_graph.train import TrainConfig, load_dataset, train
@@ -151,7 +151,7 @@ def test_cpp_outputs_equal_python(name, exports, loader, idx_files, tmp_path):
     done = _cpp(loader, f"--graph={path}", f"--images={images_file}",
                 f"--labels={labels_file}", f"--dump={dump}", "--batch=100")
     assert done.returncode == 0, done.stderr
-    python = summarize.run(graph_def, pixels, batch_size=100)
+    python = predict.run(graph_def, pixels, batch_size=100)
     cpp = np.fromfile(dump, dtype=np.float32).reshape(python.shape)
     assert np.abs(cpp - python).max() <= 1e-5
     if python.shape[-1] == 10:
@@ -220,11 +220,11 @@ def test_custom_output_nodes_keep_their_names(runs, tmp_path, images):
                               output_nodes=["encoder/layer/3/Relu:0"])
     assert [o["name"] for o in signature["outputs"]] == ["encoder/layer/3/Relu"]
     graph_def = summarize.load_graph_def(path)
-    codes = summarize.run(graph_def, images, output_name="encoder/layer/3/Relu")
+    codes = predict.run(graph_def, images, output_name="encoder/layer/3/Relu")
     encoder = tmp_path / "enc.pb"
     export.export(runs["fc_autoencoder"], encoder, part="encoder")
     np.testing.assert_array_equal(
-        codes, summarize.run(summarize.load_graph_def(encoder), images, output_name="Z"))
+        codes, predict.run(summarize.load_graph_def(encoder), images, output_name="Z"))
 
 
 def test_leftover_variables_and_unbound_placeholders_are_refused():
@@ -247,8 +247,8 @@ def test_binding_changes_the_export(runs, tmp_path, images):
     export.export(runs["denoising_autoencoder"], clean)
     signature = export.export(runs["denoising_autoencoder"], noisy, bind={"Placeholder": [1.0]})
     assert signature["bound"]["Placeholder"] == [1.0]
-    a = summarize.run(summarize.load_graph_def(clean), images)
-    b = summarize.run(summarize.load_graph_def(noisy), images)
+    a = predict.run(summarize.load_graph_def(clean), images)
+    b = predict.run(summarize.load_graph_def(noisy), images)
     assert np.abs(a - b).max() > 1e-3
 
 
@@ -279,16 +279,16 @@ def test_version_skew_and_bad_feeds_are_reported(exports):
     graph_def = tf.GraphDef()
     graph_def.CopyFrom(exports["linear_classifier"][1])
     with pytest.raises(summarize.GraphFileError, match="takes shape"):
-        summarize.run(graph_def, np.zeros((2, 100), np.float32))
+        predict.run(graph_def, np.zeros((2, 100), np.float32))
     with pytest.raises(summarize.GraphFileError, match="takes float32"):
-        summarize.run(graph_def, np.zeros((2, 784), np.complex64))
+        predict.run(graph_def, np.zeros((2, 784), np.complex64))
     with pytest.raises(summarize.GraphFileError, match="node 'Softmax' is not in the graph"):
-        summarize.run(graph_def, np.zeros((2, 784), np.float32), output_name="Softmax")
+        predict.run(graph_def, np.zeros((2, 784), np.float32), output_name="Softmax")
     graph_def.versions.producer = tf.GRAPH_DEF_VERSION + 100
     assert "newer TensorFlow" in summarize.check_versions(graph_def)[0][1]
     graph_def.versions.min_consumer = tf.GRAPH_DEF_VERSION + 50
     with pytest.raises(summarize.GraphFileError, match="needs a TensorFlow"):
-        summarize.run(graph_def, np.zeros((2, 784), np.float32))
+        predict.run(graph_def, np.zeros((2, 784), np.float32))
 
 
 def _script(script, *args):

@@ -1,4 +1,4 @@
-"""Every registry graph against its golden op listing (DESIGN §5)."""
+"""Every registry graph (and each variant) against its golden op listing."""
 
 import pytest
 

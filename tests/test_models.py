@@ -5,6 +5,9 @@ import pytest
 
 from cadl_graph import golden, registry
 from cadl_graph.compat import tf
+from cadl_graph.datasets import N_CLASSES, N_FEATURES
+from cadl_graph.hparam_types import HparamError
+from cadl_graph.train import load_dataset
 
 
 def _shape(t):
@@ -29,16 +32,22 @@ def test_fc_autoencoder_end_points():
     assert _shape(model.z) == [None, 64] and model.y.op.name == "decoder/layer/3/Relu"
 
 
-@pytest.mark.parametrize("name, z, y", [
-    ("vae", [None, 2], [None, 784]),
-    ("conv_vae", [None, 2], [None, 28, 28, 1]),
-    ("denoising_autoencoder", [None, 256], [None, 784]),
-])
-def test_vae_family_shapes(name, z, y):
+@pytest.mark.parametrize("name", ["vae", "conv_vae", "denoising_autoencoder"])
+def test_vae_family_shapes(name):
     model = registry.build_in_new_graph(name)
-    assert _shape(model.z) == z and _shape(model.y) == y and _shape(model.x) == [None, 784]
-    assert model.x.op.name == "x"
-    assert {p.op.name for p in model.eval_feed} == {"phase_train", "keep_prob", "Placeholder"}
+    h = model.hparams
+    # The code is the sampled z when variational, else the last encoder layer's output.
+    z = [None, h["n_code"] if h["variational"] else h["n_filters"][-1]]
+    side = int(np.sqrt(N_FEATURES))
+    y = [None, side, side, 1] if h["convolutional"] else [None, N_FEATURES]
+    assert _shape(model.z) == z and _shape(model.y) == y
+    assert _shape(model.x) == [None, N_FEATURES] and model.x.op.name == "x"
+    assert {k: p.op.name for k, p in model.placeholders.items()} == {
+        "phase_train": "phase_train", "keep_prob": "keep_prob", "corrupt_prob": "Placeholder"}
+    assert set(model.eval_feed) == set(model.placeholders.values())
+    # The course declared phase_train and keep_prob without a shape.
+    assert model.placeholders["phase_train"].shape.rank is None
+    assert model.placeholders["keep_prob"].shape.rank is None
 
 
 @pytest.mark.parametrize("name", ["linear_classifier", "conv_classifier", "lecture_sequence"])
@@ -48,12 +57,23 @@ def test_classifier_shapes(name):
     assert _shape(model.accuracy) == [] and _shape(model.cost) == []
 
 
-def test_conv_classifier_end_points():
-    points = registry.build_in_new_graph("conv_classifier").end_points
-    assert _shape(points["h_1"]) == [None, 14, 14, 32]
-    assert _shape(points["h_2"]) == [None, 7, 7, 64]
-    assert _shape(points["h_2_flat"]) == [None, 3136] and _shape(points["h_3"]) == [None, 128]
-    assert points["W_1"].op.name == "W" and points["W_2"].op.name == "W2"
+def test_conv_classifier_end_points_and_weights():
+    model = registry.build_in_new_graph("conv_classifier")
+    assert {k: _shape(v) for k, v in model.end_points.items()} == {
+        "h_1": [None, 14, 14, 32], "h_2": [None, 7, 7, 64], "h_2_flat": [None, 3136],
+        "h_3": [None, 128]}
+    assert {k: (v.op.name, _shape(v)) for k, v in model.weights.items()} == {
+        "W_1": ("W", [5, 5, 1, 32]), "W_2": ("W2", [5, 5, 32, 64])}
+
+
+@pytest.mark.parametrize("name", registry.NAMES)
+def test_end_points_are_forward_tensors_only(name):
+    """slim's meaning: named tensors of the forward pass, no variables, placeholders or ops."""
+    model = registry.build_in_new_graph(name)
+    assert model.end_points
+    for key, tensor in model.end_points.items():
+        assert isinstance(tensor, tf.Tensor), key
+        assert tensor.op.type not in ("VariableV2", "Placeholder"), key
 
 
 @pytest.mark.parametrize("name", registry.NAMES)
@@ -66,23 +86,47 @@ def test_building_twice_gives_the_same_graph(name):
 def _feed(model, batch, train):
     feed = {model.x: batch, **(model.train_feed if train else model.eval_feed)}
     if model.labels is not None:
-        feed[model.labels] = np.eye(10, dtype=np.float32)[np.arange(len(batch)) % 10]
+        feed[model.labels] = np.eye(N_CLASSES, dtype=np.float32)[np.arange(len(batch)) % N_CLASSES]
     return feed
 
 
+@pytest.fixture(scope="module")
+def mnist_batch():
+    """32 real training images and their one-hot labels."""
+    ds = load_dataset("linear_classifier", seed=0)
+    return ds.train.images[:32], ds.train.labels[:32]
+
+
 @pytest.mark.parametrize("name", registry.NAMES)
-def test_forward_pass_and_one_training_step(name):
-    model = registry.build_in_new_graph(name)
-    batch = np.random.default_rng(0).uniform(0, 1, (8, 784)).astype(np.float32)
-    with tf.Session(graph=model.graph) as sess:
+def test_training_steps_change_every_weight_and_lower_the_cost(name, mnist_batch):
+    """Adam on one fixed batch: every variable the cost depends on moves, and the cost falls."""
+    with tf.Graph().as_default() as graph:
+        tf.set_random_seed(0)
+        model = registry.build(name)
+        variables = graph.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES)
+        # lecture_sequence also holds the autoencoder, which its classifier's Adam never trains.
+        trainable = [v for v, g in zip(variables, tf.gradients(model.cost, variables))
+                     if g is not None]
+    batch, labels = mnist_batch
+    feed = {**_feed(model, batch, train=True),
+            **({model.labels: labels} if model.labels is not None else {})}
+
+    def cost(sess):  # averaged: the VAEs sample their code, the denoiser its mask
+        return np.mean([sess.run(model.cost, feed) for _ in range(5)])
+    with tf.Session(graph=graph) as sess:
         sess.run(model.init_op)
-        y, cost = sess.run([model.y, model.cost], _feed(model, batch, train=False))
-        sess.run(model.train_op, _feed(model, batch, train=True))
-        after = sess.run(model.cost, _feed(model, batch, train=False))
-    assert y.shape[0] == 8 and np.prod(y.shape[1:]) in (784, 10)
-    assert np.isfinite(y).all() and np.isfinite(cost) and np.isfinite(after)
+        y = sess.run(model.y, _feed(model, batch, train=False))
+        weights_before, cost_before = sess.run(trainable), cost(sess)
+        for _ in range(20):
+            sess.run(model.train_op, feed)
+        weights_after, cost_after = sess.run(trainable), cost(sess)
+    assert y.shape[0] == len(batch) and np.isfinite(y).all()
     if model.labels is not None:
         np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
+    unchanged = [v.op.name for v, a, b in zip(trainable, weights_before, weights_after)
+                 if np.array_equal(a, b)]
+    assert unchanged == []
+    assert cost_after < cost_before, (cost_before, cost_after)
 
 
 @pytest.mark.parametrize("name", ["fc_autoencoder", "conv_autoencoder"])
@@ -120,7 +164,7 @@ def test_z_can_be_fed_to_decode():
 
 def test_denoising_corrupt_prob_means_share_corrupted():
     model = registry.build_in_new_graph("denoising_autoencoder")
-    corrupt_prob = next(p for p in model.eval_feed if p.op.name == "Placeholder")
+    corrupt_prob = model.placeholders["corrupt_prob"]
     batch = np.random.default_rng(2).uniform(0.5, 1, (16, 784)).astype(np.float32)
     with tf.Session(graph=model.graph) as sess:
         sess.run(model.init_op)
@@ -136,9 +180,33 @@ def test_denoising_corrupt_prob_means_share_corrupted():
 def test_registry_rejects_unknown_names_and_hyperparameters():
     with pytest.raises(ValueError, match="known models: fc_autoencoder"):
         registry.get("resnet")
-    with pytest.raises(ValueError, match="no hyperparameter depth"):
+    with pytest.raises(HparamError, match="depth: no such hyperparameter"):
         registry.hparams("vae", depth=3)
     assert registry.hparams("vae", learning_rate=0.01)["learning_rate"] == 0.01
+
+
+@pytest.mark.parametrize("name, overrides, message", [
+    ("conv_classifier", {"init_stddev": "x"}, "init_stddev='x': must be a finite number > 0"),
+    ("conv_autoencoder", {"n_filters": -3}, "n_filters=-3: must be a non-empty list of integers"),
+    ("conv_autoencoder", {"n_filters": None}, "n_filters=None: must be a non-empty list"),
+    ("conv_autoencoder", {"n_filters": [1.5, 16, 16]}, "n_filters=[1.5, 16, 16]: must be"),
+    ("conv_autoencoder", {"filter_sizes": [4, 4]}, "needs a filter size per layer"),
+    ("vae", {"learning_rate": float("nan")}, "learning_rate=nan: must be a finite number > 0"),
+    ("vae", {"learning_rate": 0}, "learning_rate=0: must be a finite number > 0"),
+    ("vae", {"activation": "softplus"}, "activation='softplus': must be one of 'sigmoid'"),
+    ("vae", {"batch_norm_update": "outside"}, "must be one of 'course', 'in_cond'"),
+    ("vae", {"n_code": 2.0}, "n_code=2.0: must be an integer >= 1"),
+    ("denoising_autoencoder", {"variational": "yes"}, "variational='yes': must be true or false"),
+])
+def test_bad_hyperparameters_are_refused_before_building(name, overrides, message):
+    with tf.Graph().as_default() as graph, pytest.raises(HparamError) as err:
+        registry.build(name, **overrides)
+    assert message in str(err.value)
+    assert graph.get_operations() == [] or "filter size" in message
+
+
+def test_whole_numbers_are_accepted_where_a_float_is_asked_for():
+    assert registry.hparams("vae", learning_rate=1)["learning_rate"] == 1
 
 
 def test_overrides_change_the_graph():

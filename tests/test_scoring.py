@@ -5,11 +5,11 @@ import hashlib
 import numpy as np
 import pytest
 
-from cadl_graph import registry
+from cadl_graph import registry, rundir
 from cadl_graph.compat import tf
 from cadl_graph.datasets import Dataset
 from cadl_graph.scoring import Scorer, evaluate
-from cadl_graph.train import TrainConfig, load_dataset, score_checkpoint, train
+from cadl_graph.train import TrainConfig, load_dataset, train
 
 
 @pytest.fixture(scope="module")
@@ -24,15 +24,19 @@ def _digest(folder):
             for p in sorted(folder.iterdir()) if p.is_file()}
 
 
-@pytest.mark.parametrize("name", ["vae", "denoising_autoencoder"])
-def test_the_same_checkpoint_scores_the_same_twice_and_stays_unchanged(name, ds, tmp_path):
+@pytest.mark.parametrize("name", ["vae", "denoising_autoencoder", "fc_autoencoder",
+                                  "linear_classifier"])
+def test_a_restored_checkpoint_scores_what_training_scored_and_stays_unchanged(name, ds,
+                                                                               tmp_path):
     result = train(TrainConfig(model=name, train_dir=str(tmp_path), max_steps=20,
                                pictures=False), ds=ds, out=lambda *a: None)
     before = _digest(tmp_path)
-    first = score_checkpoint(tmp_path, ds.test)
-    second = score_checkpoint(tmp_path, ds.test)
-    assert first == second
-    assert first[1] == result["test"]  # what training reported, from the same weights
+    scores = []
+    for _ in range(2):
+        with rundir.restore_model(tmp_path) as (sess, feeder, saved):
+            scores.append(evaluate(sess, feeder, ds.test))
+    assert scores[0] == scores[1]
+    assert scores[0] == result["test"]  # what training reported, from the same weights
     assert _digest(tmp_path) == before
 
 

@@ -11,9 +11,12 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from cadl_graph import sources
+from cadl_graph import idx, sources
+
+FETCH = Path(__file__).resolve().parents[1] / "scripts" / "fetch_mnist.py"
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -81,10 +84,15 @@ def test_mirror_download_is_verified_and_cached(tmp_path, server, gz_files):
     assert sorted(p.name for p in cache.iterdir()) == sorted(sources.FILES)
 
 
-def test_wrong_bytes_are_rejected_and_nothing_is_cached(tmp_path, server, gz_files):
-    server.files = {name: gzip.compress(b"not mnist at all") for name in gz_files}
+@pytest.mark.parametrize("body, message", [
+    (b"not mnist at all", "is not an MNIST IDX file"),              # refused by its header
+    (idx.encode_idx(np.zeros(3, np.uint8)), "SHA-256 of the decompressed data"),  # a valid IDX
+])
+def test_wrong_bytes_are_rejected_and_nothing_is_cached(tmp_path, server, gz_files, body,
+                                                        message):
+    server.files = {name: gzip.compress(body) for name in gz_files}
     cache = tmp_path / "cache"
-    with pytest.raises(sources.FetchError, match="SHA-256 of the decompressed data"):
+    with pytest.raises(sources.FetchError, match=message):
         sources.fetch_mnist(cache_dir=cache, sources=[sources.MirrorSource([server.url])])
     assert list(cache.iterdir()) == []
 
@@ -190,7 +198,7 @@ def test_fetch_entry_point_prints_paths(tmp_path, mnist_paths):
     env = dict(os.environ, CADL_GRAPH_CACHE_DIR=str(tmp_path / "cache"))
     data_dir = mnist_paths[sources.TRAIN_IMAGES].parent
     done = subprocess.run(
-        [sys.executable, "-m", "cadl_graph.datasets", "--fetch", f"--data_dir={data_dir}"],
+        [sys.executable, str(FETCH), f"--data_dir={data_dir}"],
         capture_output=True, text=True, env=env, check=False)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
@@ -204,7 +212,7 @@ def test_fetch_entry_point_fails_with_one_clear_message(tmp_path):
                CADL_GRAPH_MNIST_MIRRORS="http://127.0.0.1:9/",
                PATH=str(Path(sys.executable).parent))  # no npm here
     env.pop("CADL_GRAPH_DATA_DIR", None)
-    done = subprocess.run([sys.executable, "-m", "cadl_graph.datasets", "--fetch"],
+    done = subprocess.run([sys.executable, str(FETCH)],
                           capture_output=True, text=True, env=env, check=False)
     assert done.returncode == 1
     assert "could not get a verified copy" in done.stderr

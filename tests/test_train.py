@@ -1,18 +1,18 @@
 """Training: cost goes down, checkpoints resume and survive SIGKILL, pictures, TensorBoard."""
 
-import signal
+import math
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from cadl_graph import checkpoints, golden, registry
+from cadl_graph import golden, registry
 from cadl_graph.compat import tf
 from cadl_graph.datasets import Dataset
-from cadl_graph.train import TrainConfig, TrainError, load_dataset, train
+from cadl_graph.rundir import RunFolderError
+from cadl_graph.train import TrainConfig, load_dataset, train
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train.py"
 
@@ -55,17 +55,22 @@ def test_resume_continues_from_the_saved_global_step(small_ds, tmp_path):
     assert first["steps"] == 7
     second = train(TrainConfig(model="fc_autoencoder", train_dir=str(tmp_path), epochs=3,
                                pictures=False), ds=small_ds, out=lines.append)
-    assert lines[0].startswith("resuming fc_autoencoder from") and "at step 7/15" in lines[0]
-    assert second["steps"] == 15  # 3 epochs of ceil(500 / 100) steps
-    # Epoch 0 ended (step 5) before the kill point and is kept from history.json; epochs 1
-    # and 2 were finished after the resume.
-    assert [(e["epoch"], e["step"]) for e in second["epochs"]] == [(0, 5), (1, 10), (2, 15)]
+    per_epoch = math.ceil(small_ds.train.num_examples /
+                          registry.get("fc_autoencoder").batch_size)
+    assert 7 > per_epoch  # the first run stopped inside the second epoch
+    assert lines[0].startswith("resuming fc_autoencoder from")
+    assert f"at step 7/{3 * per_epoch}" in lines[0]
+    assert second["steps"] == 3 * per_epoch
+    # Epoch 0 ended before the stop point and is kept from history.json; epochs 1 and 2 were
+    # finished after the resume.
+    assert [(e["epoch"], e["step"]) for e in second["epochs"]] == [
+        (epoch, (epoch + 1) * per_epoch) for epoch in range(3)]
 
 
 def test_a_train_dir_of_another_run_is_refused(small_ds, tmp_path):
     train(TrainConfig(model="linear_classifier", train_dir=str(tmp_path), max_steps=2,
                       pictures=False), ds=small_ds, out=_quiet)
-    with pytest.raises(TrainError, match="model: saved 'linear_classifier', now 'fc_autoenc"):
+    with pytest.raises(RunFolderError, match="model: saved 'linear_classifier', now 'fc_autoenc"):
         train(TrainConfig(model="fc_autoencoder", train_dir=str(tmp_path), max_steps=2,
                           pictures=False), ds=small_ds, out=_quiet)
 
@@ -92,9 +97,8 @@ def _size(path):
     # small_ds has 50 test images: reconstructions are an 8 x 8 grid of 29-pixel cells.
     ("conv_autoencoder", {"reconstruction": ((233, 233), 1),
                           "reconstruction_gif": ((233, 233), 2)}),
-    ("linear_classifier", {"weights": ((4 * 291, 4 * 30), 1)}),
-    ("conv_classifier", {"filters_1": ((4 * 37, 4 * 37), 1),
-                         "filters_2": ((2 * 277, 2 * 277), 1)}),
+    ("linear_classifier", {"layer1_W": ((4 * 291, 4 * 30), 1)}),
+    ("conv_classifier", {"W_1": ((4 * 37, 4 * 37), 1), "W_2": ((2 * 277, 2 * 277), 1)}),
     ("vae", {"manifold": ((582, 582), 1), "latent_scatter": ((600, 500), 1),
              "reconstruction": ((233, 233), 1)}),
     ("denoising_autoencoder", {"denoising": ((2 * 291, 2 * 291), 1)}),
@@ -143,43 +147,32 @@ def test_bad_flags_are_usage_errors(args, message):
     assert done.returncode != 0 and message in done.stderr
 
 
-def test_script_trains_prints_epochs_and_refuses_a_foreign_train_dir(tmp_path):
+def test_script_trains_prints_epochs_and_refuses_a_foreign_train_dir(ds, tmp_path):
     done = _run("--model=linear_classifier", "--epochs=1", f"--train_dir={tmp_path}")
     assert done.returncode == 0, done.stderr
-    assert "epoch 0 (step 1120): valid accuracy 0.8" in done.stdout or \
-        "epoch 0 (step 1120): valid accuracy 0.9" in done.stdout
+    steps = math.ceil(ds.train.num_examples / registry.get("linear_classifier").batch_size)
+    assert f"epoch 0 (step {steps}): valid accuracy 0.8" in done.stdout or \
+        f"epoch 0 (step {steps}): valid accuracy 0.9" in done.stdout
     assert "linear_classifier: test accuracy" in done.stdout
     foreign = _run("--model=fc_autoencoder", "--max_steps=1", f"--train_dir={tmp_path}")
     assert foreign.returncode == 1
     assert "holds a run that differs" in foreign.stderr and "Traceback" not in foreign.stderr
 
 
-def _loadable(prefix):
-    reader = tf.train.load_checkpoint(prefix)
-    return int(reader.get_tensor("global_step"))
-
-
-def test_sigkill_mid_run_loses_at_most_the_unsaved_steps(tmp_path):
-    args = ["--model=conv_autoencoder", "--epochs=1", "--save_every_steps=20",
-            "--nopictures", f"--train_dir={tmp_path}"]
-    proc = subprocess.Popen([sys.executable, str(SCRIPT), *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and len(checkpoints.all_checkpoints(tmp_path)) < 3:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL
-    state = tf.train.get_checkpoint_state(str(tmp_path))
-    saved = [_loadable(p) for p in state.all_model_checkpoint_paths]
-    assert len(saved) >= 3 and all(s % 20 == 0 for s in saved)
-    assert _loadable(state.model_checkpoint_path) == max(saved)
-    done = _run(*args)
+def test_seed_spread_trains_each_seed_and_reports_their_spread(tmp_path):
+    script = SCRIPT.parent / "seed_spread.py"
+    done = subprocess.run([sys.executable, str(script), "--model=linear_classifier",
+                           "--seeds=0,1,2", "--epochs=1", f"--out_dir={tmp_path}"],
+                          capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
-    assert f"at step {max(saved)}/630" in done.stdout  # 63000 training images / 100
-    final = tf.train.get_checkpoint_state(str(tmp_path))
-    assert _loadable(final.model_checkpoint_path) == 630
-    assert all(_loadable(p) for p in final.all_model_checkpoint_paths)
-    # Whatever the kill left behind, every file that looks like a checkpoint loads.
-    for index in Path(tmp_path).glob("*.index"):
-        _loadable(str(index)[:-len(".index")])
+    values = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("  seed "):
+            seed, rest = line[len("  seed "):].split(": ", 1)
+            values[int(seed)] = float(rest.split()[0])
+    assert sorted(values) == [0, 1, 2]
+    assert all((tmp_path / f"seed{s}" / "run.json").is_file() for s in values)
+    assert len(set(values.values())) > 1, "each seed reshuffles and reinitialises"
+    ordered = sorted(values.values())
+    assert (f"  min {ordered[0]:.4f}, median {ordered[1]:.4f}, max {ordered[2]:.4f}"
+            in done.stdout)

