@@ -12,13 +12,15 @@ below it (tests/test_layers.py checks this against the code):
   graphs    model, autoencoders,            the lecture's graphs and the course's VAE, by name
             classifiers, vae, registry      in the registry, with the lecture's values
   files     checkpoints, summarize,         Saver checkpoints; GraphDef files: summarize, run;
-            predict, golden, renames        golden op listings; Out[48] rename rules
+            predict, golden, graphdiff,     golden op listings and any two graphs compared;
+            renames                         Out[48] rename rules
   scoring   scoring, kinds, lessons         held-out scores in an inference copy of a graph;
                                             how each kind of model is fed, scored and drawn;
                                             measured lessons (the batch-norm flaw)
   runs      rundir, train, seeds, export    the run folder; the training loop; seed sweeps;
                                             frozen exports
-  jobs      lecture, cli                    the lecture end to end; what every script shares
+  jobs      lecture, cli, pytest_plugin     the lecture end to end; what every script shares;
+                                            the graph_golden fixture for anyone's graph
 
 Importing the package imports no TensorFlow; the data modules never do.
 """
@@ -31,8 +33,8 @@ LAYERS = (
     ("pictures", ("images", "gif", "figures")),
     ("layers", ("utils", "batch_norm", "hparam_types")),
     ("graphs", ("model", "autoencoders", "classifiers", "vae", "registry")),
-    ("files", ("checkpoints", "summarize", "predict", "golden", "renames")),
+    ("files", ("checkpoints", "summarize", "predict", "golden", "graphdiff", "renames")),
     ("scoring", ("scoring", "kinds", "lessons")),
     ("runs", ("rundir", "train", "seeds", "export")),
-    ("jobs", ("lecture", "cli")),
+    ("jobs", ("lecture", "cli", "pytest_plugin")),
 )

@@ -49,13 +49,14 @@ def no_arguments(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
 
 
-def run(job):
-    """Runs `job()`; returns the exit status (1 after logging one of the package's errors)."""
+def run(job, error_status=1):
+    """Runs `job()`; returns the exit status (`error_status` after logging one of the
+    package's errors, else 0)."""
     try:
         job()
     except Error as e:
         logging.error("%s", e)
-        return 1
+        return error_status
     return 0
 
 

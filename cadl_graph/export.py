@@ -208,8 +208,18 @@ def build_export(prefix, model_name=None, hparams=None, part="model", output_nod
         inputs=[_describe(interface[n]) for n in inputs],
         outputs=[{**_describe(t), "name": n} for n, t in outputs.items()],
         bound={k: np.asarray(v).tolist() for k, v in bindings.items()},
-        input_mean_baked_in=mean_img is not None)
+        input_mean_baked_in=mean_img is not None,
+        trained_constants=_trained_constants(graph_def, model))
     return graph_def, signature
+
+
+def _trained_constants(graph_def, model):
+    """The Const nodes whose values came from training or data, not from the graph's code:
+    the frozen variables and the baked-in mean image (a golden pins only their dtype and
+    shape)."""
+    variables = {v.op.name for v in model.graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)}
+    return sorted(n.name for n in graph_def.node if n.op == "Const" and (
+        n.name in variables or n.name.endswith("/mean_img")))
 
 
 def _describe(tensor):

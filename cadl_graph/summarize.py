@@ -29,12 +29,16 @@ class GraphFileError(Error, ValueError):
     """A file is not a loadable GraphDef, or a graph cannot run as asked."""
 
 
-def load_graph_def(path):
+def load_graph_def(path, meta_graphs=False):
     """Reads a GraphDef from a binary (tried first) or text protobuf file.
 
+    Args:
+      meta_graphs: also accept a Saver's `.meta` (a MetaGraphDef) and return its graph, which
+        still has its variables (fine for comparing structure, not for running).
+
     Raises:
-      GraphFileError: missing file, a SavedModel folder, a `.meta` MetaGraphDef, a
-        checkpoint, or bytes that are neither kind of GraphDef.
+      GraphFileError: missing file, a SavedModel folder, a `.meta` MetaGraphDef (unless
+        `meta_graphs`), a checkpoint, or bytes that are neither kind of GraphDef.
     """
     path = Path(path)
     if path.is_dir():
@@ -48,6 +52,8 @@ def load_graph_def(path):
         raise GraphFileError(f"{path} is part of a checkpoint (variables only, no graph); "
                              "freeze it first with scripts/export_graph.py")
     data = path.read_bytes()
+    if meta_graphs and _parses_as(tf.MetaGraphDef, data, "graph_def"):
+        return tf.MetaGraphDef.FromString(data).graph_def
     if path.suffix == ".meta" or _parses_as(tf.MetaGraphDef, data, "graph_def"):
         raise GraphFileError(f"{path} is a MetaGraphDef (a Saver's .meta): its graph still "
                              "has variables. Freeze the checkpoint with scripts/export_graph.py")

@@ -1,8 +1,13 @@
 """Every registry graph (and each variant) against its golden op listing."""
 
+import functools
+import hashlib
+
+import numpy as np
 import pytest
 
-from cadl_graph import golden, registry
+from cadl_graph import classifiers, golden, registry, vae
+from cadl_graph.batch_norm import batch_norm
 from cadl_graph.compat import tf
 
 # The course's graphs, then each named variant (the repaired batch norm) of the models it
@@ -35,22 +40,17 @@ def test_golden_files_name_only_registry_models_and_variants():
 
 
 def test_missing_golden_fails_with_the_regenerate_command(tmp_path):
-    message = golden.compare(tmp_path / "nope.ops.txt", ["a\tNoOp\t-"])
+    message = golden.compare(tmp_path / "nope.ops.txt", ["a\tNoOp\t-\t-"])
     assert "is missing" in message and golden.REGENERATE in message
 
 
-def test_mismatch_gives_a_unified_diff_and_the_regenerate_command(tmp_path):
-    model = registry.build_in_new_graph("linear_classifier")
-    lines = golden.op_lines(model.graph)
-    path = tmp_path / "linear_classifier.ops.txt"
-    path.write_text(golden.render("linear_classifier", {}, lines, tf.__version__))
-    assert golden.compare(path, lines) is None
-    renamed = [line.replace("layer1/", "layer2/") for line in lines]
-    message = golden.compare(path, renamed)
-    assert "--- " in message and "+++ built graph" in message
-    assert "-layer1/W\tVariableV2\t[784,10]" in message
-    assert "+layer2/W\tVariableV2\t[784,10]" in message
+def test_a_format_1_golden_says_to_regenerate(tmp_path):
+    path = tmp_path / "old.ops.txt"
+    path.write_text("# cadl_graph golden op listing, format 1\nx\tPlaceholder\t[?,784]\n")
+    message = golden.compare(path, ["x\tPlaceholder\t[?,784]\t-\tdtype=float32"])
+    assert "is format 1; this cadl_graph writes format 2" in message
     assert golden.REGENERATE in message
+    assert golden.parse(path.read_text()) == ["x\tPlaceholder\t[?,784]"]  # still readable
 
 
 def test_op_line_format():
@@ -59,7 +59,109 @@ def test_op_line_format():
         flag = tf.placeholder(tf.bool, name="flag")
         no_op = tf.no_op(name="nothing")
         pair = tf.nn.moments(x, [0, 1, 2], name="m")
-    assert golden.op_line(x.op) == "x\tPlaceholder\t[?,28,28,1]"
-    assert golden.op_line(flag.op) == "flag\tPlaceholder\t<unknown>"
-    assert golden.op_line(no_op) == "nothing\tNoOp\t-"
-    assert golden.op_line(pair[0].op).endswith("\t[1]")
+        big = tf.constant(np.arange(20, dtype=np.float32), name="big")
+        noise = tf.random_normal([2], seed=7, name="noise")
+    assert golden.op_line(x.op) == "x\tPlaceholder\t[?,28,28,1]\t-\tdtype=float32\tshape=[?,28,28,1]"
+    assert golden.op_line(flag.op) == "flag\tPlaceholder\t<unknown>\t-\tdtype=bool\tshape=<unknown>"
+    assert golden.op_line(no_op) == "nothing\tNoOp\t-\t-"
+    mean = golden.op_line(pair[0].op).split("\t")
+    assert mean[:3] == ["m/mean", "Mean", "[1,1,1,1]"] or mean[2] == "[1]"
+    assert mean[3] != "-"  # its inputs are listed
+    digest = hashlib.sha256(np.arange(20, dtype=np.float32).tobytes()).hexdigest()[:12]
+    assert golden.op_line(big.op).endswith(f"value=<float32[20] sha256:{digest}>")
+    assert golden.op_line(big.op, opaque=True).endswith("value=<float32[20]>")
+    # Seeds are left out: a training run's graph-level seed changes them.
+    assert "seed" not in golden.op_line(noise.op.inputs[0].op.inputs[0].op)
+
+
+def _lines(build):
+    with tf.Graph().as_default() as graph:
+        build()
+    return golden.op_lines(graph)
+
+
+def _renamed(graph_def, old, new):
+    """A copy of `graph_def` with scope `old/` renamed `new/`, names and inputs alike."""
+    out = tf.GraphDef()
+    out.CopyFrom(graph_def)
+    for node in out.node:
+        node.name = node.name.replace(f"{old}/", f"{new}/")
+        inputs = [i.replace(f"{old}/", f"{new}/") for i in node.input]
+        del node.input[:]
+        node.input.extend(inputs)
+        for key in [k for k in node.attr if k == "_class"]:
+            del node.attr[key]
+    return out
+
+
+def _swapped(graph_def, a, b):
+    """A copy of `graph_def` with independent nodes `a` and `b` in each other's place."""
+    nodes = list(graph_def.node)
+    i, j = ([n.name for n in nodes].index(name) for name in (a, b))
+    nodes[i], nodes[j] = nodes[j], nodes[i]
+    out = tf.GraphDef()
+    out.node.extend(nodes)
+    return out
+
+
+def _imported(graph_def):
+    return golden.graph_def_lines(graph_def)
+
+
+def _conv(data_format):
+    x = tf.placeholder(tf.float32, [None, 8, 8, 8], name="x")
+    tf.nn.conv2d(x, tf.zeros([3, 3, 8, 8]), [1, 1, 1, 1], "SAME", data_format=data_format)
+
+
+@pytest.mark.parametrize("change, expected", [
+    ("cross entropy epsilon 1e-12 -> 1e-10", "~ add/y: value 1e-12 -> 1e-10"),
+    ("batch norm decay 0.99 -> 0.9",
+     "~ encoder/0/bn0/ExponentialMovingAverage/decay: value 0.99 -> 0.9"),
+    ("Adam learning rate 0.001 -> 0.01", "~ Adam/learning_rate: value 0.001 -> 0.01"),
+    ("initializer stddev 1.0 -> 0.1", "~ W/Initializer/random_normal/stddev: value 1.0 -> 0.1"),
+    ("conv data_format NHWC -> NCHW", '~ Conv2D: data_format "NHWC" -> "NCHW"'),
+    ("scope layer1 -> layer2", "+ layer2/W (VariableV2)"),
+    ("op order", "order: 1 op(s) now follow an op they used to precede: Adam/beta1 (now after "
+                 "Adam/beta2)"),
+])
+def test_each_kind_of_change_fails_with_a_message_that_names_it(change, expected, tmp_path,
+                                                                monkeypatch):
+    name = {"batch": "vae", "initializer": "conv_classifier"}.get(change.split()[0],
+                                                                  "linear_classifier")
+    if change.startswith("conv"):
+        before, after = _lines(lambda: _conv("NHWC")), _lines(lambda: _conv("NCHW"))
+    else:
+        before = golden.op_lines(registry.build_in_new_graph(name).graph)
+        graph_def = registry.build_in_new_graph(name).graph.as_graph_def()
+        if change.startswith("cross"):
+            monkeypatch.setattr(classifiers, "LOG_EPSILON", 1e-10)
+            after = golden.op_lines(registry.build_in_new_graph(name).graph)
+        elif change.startswith("batch"):
+            monkeypatch.setattr(vae, "batch_norm", functools.partial(batch_norm, decay=0.9))
+            after = golden.op_lines(registry.build_in_new_graph(name).graph)
+        elif change.startswith("Adam"):
+            after = golden.op_lines(registry.build_in_new_graph(name, learning_rate=0.01).graph)
+        elif change.startswith("initializer"):
+            after = golden.op_lines(registry.build_in_new_graph(name, init_stddev=0.1).graph)
+        elif change.startswith("scope"):
+            after = _imported(_renamed(graph_def, "layer1", "layer2"))
+        else:
+            before = _imported(graph_def)
+            after = _imported(_swapped(graph_def, "Adam/beta1", "Adam/beta2"))
+    path = tmp_path / "g.ops.txt"
+    golden.write(path, golden.render("case", {}, before))
+    assert golden.compare(path, before) is None
+    message = golden.compare(path, after)
+    assert message is not None, change
+    assert expected in message, message
+    assert golden.REGENERATE in message
+
+
+def test_a_diff_groups_changes_by_scope():
+    old = ["a/x\tConst\t[]\t-\tvalue=1", "a/y\tConst\t[]\t-\tvalue=2",
+           "b/z\tIdentity\t[]\ta/x\tT=float32"]
+    new = ["a/x\tConst\t[]\t-\tvalue=3", "b/z\tIdentity\t[]\ta/x\tT=float32",
+           "b/w\tNoOp\t-\t-"]
+    assert golden.diff(old, new) == [
+        "  a: 1 removed, 1 changed", "    ~ a/x: value 1 -> 3", "    - a/y (Const)",
+        "  b: 1 added", "    + b/w (NoOp)"]

@@ -51,3 +51,54 @@ print(golden.GOLDEN_DIR)
                           capture_output=True, env={"PYTHONPATH": path}, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == str(target / "cadl_graph" / "golden_files")
+
+
+USER_TEST = '''
+import tensorflow.compat.v1 as tf
+tf.disable_v2_behavior()
+
+EPSILON = {epsilon}
+
+
+def build():
+    x = tf.placeholder(tf.float32, [None, 4], name="x")
+    w = tf.get_variable("dense/w", [4, 2], initializer=tf.zeros_initializer())
+    y = tf.nn.softmax(tf.matmul(x, w), name="y")
+    cost = -tf.reduce_sum(tf.log(y + EPSILON))
+    tf.train.GradientDescentOptimizer(0.1).minimize(cost)
+
+
+def test_my_graph(graph_golden):
+    with tf.Graph().as_default() as graph:
+        build()
+    graph_golden.check(graph, "goldens/my_model.ops.txt")
+'''
+
+
+def test_the_pytest_fixture_pins_a_users_graph_from_an_installed_package(wheel, tmp_path):
+    """A project that is not this one: pip-installed cadl_graph, a test using graph_golden."""
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    f"--target={target}", str(wheel)], check=True, capture_output=True)
+    project = tmp_path / "project"
+    project.mkdir()
+    test_file = project / "test_mine.py"
+    env = {"PYTHONPATH": f"{target}:{sysconfig.get_paths()['purelib']}"}
+
+    def pytest_run(*args, epsilon="1e-12"):
+        test_file.write_text(USER_TEST.format(epsilon=epsilon))
+        return subprocess.run([sys.executable, "-S", "-m", "pytest", "-q", "-p",
+                               "no:cacheprovider", *args], cwd=project, env=env, text=True,
+                              capture_output=True, check=False)
+
+    first = pytest_run()
+    assert first.returncode == 1 and "goldens/my_model.ops.txt is missing" in first.stdout
+    assert "pytest --update-goldens" in first.stdout
+    assert pytest_run("--update-goldens").returncode == 0
+    written = (project / "goldens" / "my_model.ops.txt").read_text()
+    assert written.startswith("# cadl_graph golden op listing, format 2")
+    assert "\nadd/y\tConst\t[]\t-\tdtype=float32\tvalue=1e-12\n" in written
+    assert pytest_run().returncode == 0
+    changed = pytest_run(epsilon="1e-10")
+    assert changed.returncode == 1
+    assert "~ add/y: value 1e-12 -> 1e-10" in changed.stdout, changed.stdout
