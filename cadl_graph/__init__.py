@@ -17,8 +17,8 @@ below it (tests/test_layers.py checks this against the code):
   scoring   scoring, kinds, lessons         held-out scores in an inference copy of a graph;
                                             how each kind of model is fed, scored and drawn;
                                             measured lessons (the batch-norm flaw)
-  runs      rundir, train, seeds, export    the run folder; the training loop; seed sweeps;
-                                            frozen exports
+  runs      rundir, train, seeds, export,   the run folder; the training loop; seed sweeps;
+            explain                         frozen exports; every op explained by its maker
   jobs      lecture, cli, pytest_plugin     the lecture end to end; what every script shares;
                                             the graph_golden fixture for anyone's graph
 
@@ -35,6 +35,6 @@ LAYERS = (
     ("graphs", ("model", "autoencoders", "classifiers", "vae", "registry")),
     ("files", ("checkpoints", "summarize", "predict", "golden", "graphdiff", "renames")),
     ("scoring", ("scoring", "kinds", "lessons")),
-    ("runs", ("rundir", "train", "seeds", "export")),
+    ("runs", ("rundir", "train", "seeds", "export", "explain")),
     ("jobs", ("lecture", "cli", "pytest_plugin")),
 )

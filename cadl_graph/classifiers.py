@@ -73,10 +73,20 @@ def cross_entropy(Y, Y_pred):
     return -tf.reduce_sum(Y * tf.log(Y_pred + LOG_EPSILON))
 
 
+def predictions(Y_pred, Y):
+    """In[45]: the predicted and the labelled class of each example: int64 [?] each."""
+    return tf.argmax(Y_pred, 1), tf.argmax(Y, 1)
+
+
+def share_equal(predicted_y, actual_y):
+    """In[46]: the share of examples whose two classes agree: float32 scalar."""
+    correct_prediction = tf.equal(predicted_y, actual_y)
+    return tf.reduce_mean(tf.cast(correct_prediction, "float"))
+
+
 def accuracy(Y_pred, Y):
     """Share of examples whose most probable class is the labelled one: float32 scalar."""
-    correct_prediction = tf.equal(tf.argmax(Y_pred, 1), tf.argmax(Y, 1))
-    return tf.reduce_mean(tf.cast(correct_prediction, "float"))
+    return share_equal(*predictions(Y_pred, Y))
 
 
 def _classifier(inference, learning_rate, hparams):

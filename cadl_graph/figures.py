@@ -107,3 +107,29 @@ def save_side_by_side(corrupted, recon, path, n=50):
     pairs = np.stack([corrupted, recon], axis=1).reshape(-1, *DIGIT)
     return images.save_png(path, images.montage(np.clip(pairs, 0, 1), n_cols=10), vmin=0.0,
                            vmax=1.0, scale=2)
+
+
+def save_curves(series, path, title, ylabel):
+    """Per-epoch lines, one per series ({label: [value or None per epoch]}), as a PNG.
+
+    Series named "lecture ..." are drawn dashed with markers, so the lecture's printed
+    numbers stand apart from ours.
+    """
+    fig = Figure(figsize=(6, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    for label, values in series.items():
+        points = [(i, v) for i, v in enumerate(values) if v is not None]
+        if points:
+            xs, ys = zip(*points)
+            ax.plot(xs, ys, "--s" if label.startswith("lecture") else "-o", markersize=3,
+                    label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    with fileio.atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    return path

@@ -61,6 +61,10 @@ class Kind:
         """The report table's cell for this epoch."""
         return _fmt(self.epoch_value(record), 6)
 
+    def curves(self, history):
+        """{label: per-epoch values} of our figures, for a training-curve plot."""
+        return {f"ours: {self.metric_name}": [self.epoch_value(r) for r in history]}
+
     def _scores(self, record):
         return f"{self.metric_name} {_fmt(self.epoch_value(record), 6)}"
 
@@ -80,7 +84,7 @@ class TiedAutoencoder(Kind):
     name = "autoencoder"
     subtracts_mean = True
     metric = "last_batch_cost"
-    metric_name = "cost"
+    metric_name = "last-batch cost"
 
     def epoch_record(self, sess, feeder, ds, last_xs, costs):
         return dict(last_batch_cost=float(sess.run(feeder.model.cost, feeder(last_xs))))
@@ -125,6 +129,10 @@ class VariationalAutoencoder(Kind):
 
     def report_cell(self, record):
         return f"train {_fmt(record['train_cost'], 2)} / valid {_fmt(record['valid_cost'], 2)}"
+
+    def curves(self, history):
+        return {"ours: train cost": [r["train_cost"] for r in history],
+                "ours: valid cost": [r["valid_cost"] for r in history]}
 
     def draw(self, sess, feeder, ds, out_dir):
         """The decoded latent manifold and (for a 2-D code) the test codes by digit."""

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cadl_graph import export, fileio, golden, idx, images, kinds, predict, registry, renames, \
-    rundir, summarize
+from cadl_graph import export, figures, fileio, golden, idx, images, kinds, predict, registry, \
+    renames, rundir, summarize
 from cadl_graph.compat import tf
 from cadl_graph.datasets import IMAGE_SIZE, MNIST, N_CLASSES, Dataset
 from cadl_graph.errors import Error
@@ -203,7 +203,9 @@ def run(out_dir, data_dir=None, seed=0, quick=False, models=ORDER, loader=None):
         print(f"\n== {name} ({spec.cells}) ==")
         config = TrainConfig(model=name, seed=seed, train_dir=str(out_dir / name),
                              data_dir=data_dir, epochs=QUICK_EPOCHS if quick else None)
-        results["models"][name] = train(config, ds=datasets[split])
+        result = train(config, ds=datasets[split])
+        result["curve"] = training_curve(name, result["epochs"], out_dir / name / "pictures")
+        results["models"][name] = result
     print("\n== inspection (In[48]-[51], In[67]-[68]) ==")
     results["out48"] = inspection_cells()
     if "conv_classifier" in models:
@@ -222,6 +224,17 @@ def run(out_dir, data_dir=None, seed=0, quick=False, models=ORDER, loader=None):
 
 def _fmt(value, digits=6):
     return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def training_curve(name, history, out_dir):
+    """Our per-epoch figure beside the lecture's printed numbers, as `curve.png`."""
+    kind = kinds.of(name)
+    series = dict(kind.curves(history))
+    lecture = LECTURE_NUMBERS.get(name)
+    if lecture:
+        series[f"lecture: {lecture['metric']}"] = lecture["epochs"]
+    return figures.save_curves(series, Path(out_dir) / "curve.png",
+                               f"{name} ({registry.get(name).cells})", kind.metric_name)
 
 
 def render_report(results, seed, quick):
@@ -274,6 +287,9 @@ def render_report(results, seed, quick):
             met = value is not None and (value <= bar if op == "<=" else value >= bar)
             lines += [f"Target: {what} {op} {bar}: {_fmt(value)}, "
                       f"{'met' if met else 'NOT met'}.", ""]
+        if result.get("curve"):
+            curve = Path(result["curve"]).relative_to(Path(result["curve"]).parents[2])
+            lines += [f"![{name}: per epoch, ours beside the lecture's]({curve})", ""]
         if result["pictures"]:
             links = ", ".join(f"[{key}]({Path(path).relative_to(Path(path).parents[2])})"
                               for key, path in result["pictures"].items())
