@@ -38,7 +38,7 @@ import numpy as np
 from cadl_graph import autoencoders, classifiers, export, kinds, registry, renames
 from cadl_graph.compat import tf
 from cadl_graph.datasets import IMAGE_SIZE, N_CLASSES, N_FEATURES
-from cadl_graph.model import adam_minimize
+from cadl_graph.model import adam_minimize, ancestors
 
 PLACEHOLDERS, FORWARD, COST, ACCURACY = "placeholders", "forward", "cost", "accuracy"
 GRADIENTS, OPTIMIZER, INIT, OTHER = "gradients", "optimizer", "init", "other"
@@ -67,17 +67,6 @@ class Group:
     title: str
     ops: list
     notes: list = dataclasses.field(default_factory=list)
-
-
-def _ancestors(tensors):
-    """Every op the tensors depend on, through data and control edges."""
-    seen, stack = set(), [t.op for t in tensors if t is not None]
-    while stack:
-        op = stack.pop()
-        if op not in seen:
-            seen.add(op)
-            stack.extend([t.op for t in op.inputs] + list(op.control_inputs))
-    return seen
 
 
 def _scope(name):
@@ -179,7 +168,7 @@ def _notes(group, graph):
 def groups(model):
     """Every op of `model.graph` in exactly one Group; groups in order of first appearance."""
     graph = model.graph
-    forward = _ancestors([model.y, model.z, *model.end_points.values()])
+    forward = ancestors([model.y, model.z, *model.end_points.values()])
     # Every minimize() differentiates a cost: the op its first `<op>_grad` scope is named for
     # (lecture_sequence holds two: the autoencoder's and the classifier's).
     first_grads = {}
@@ -189,8 +178,8 @@ def groups(model):
             first_grads.setdefault(_GRADIENTS.match(op.name).group(1), of.group(1))
     costs = [model.cost] + [graph.get_operation_by_name(n).outputs[0]
                             for n in first_grads.values()]
-    cost = _ancestors(costs) - forward
-    accuracy = _ancestors([model.accuracy]) - forward - cost if model.accuracy is not None \
+    cost = ancestors(costs) - forward
+    accuracy = ancestors([model.accuracy]) - forward - cost if model.accuracy is not None \
         else set()
     layers = _Layers(model)
     variables = {op.name for op in graph.get_operations() if op.type == "VariableV2"

@@ -29,6 +29,7 @@ import numpy as np
 from cadl_graph import checkpoints, fileio, kinds, registry, rundir, shapes
 from cadl_graph.compat import tf
 from cadl_graph.errors import Error
+from cadl_graph.model import ancestors
 
 PARTS = ("model", "encoder", "decoder")
 # Ops that change state: a graph holding any of them is not an inference graph.
@@ -73,15 +74,8 @@ def _forward_ops(model):
 
     What lies outside (gradients, the optimizer, initializers, `init`) is training machinery.
     """
-    roots = [t.op for t in (model.y, model.z, model.cost, model.accuracy,
-                            *model.end_points.values()) if t is not None]
-    seen, stack = set(), roots
-    while stack:
-        op = stack.pop()
-        if op not in seen:
-            seen.add(op)
-            stack.extend([t.op for t in op.inputs] + list(op.control_inputs))
-    return seen
+    return ancestors([model.y, model.z, model.cost, model.accuracy,
+                      *model.end_points.values()])
 
 
 def _output_tensor(model, name):

@@ -64,3 +64,15 @@ def adam_minimize(cost, learning_rate=0.001):
     variable (`<var>/Adam`, `<var>/Adam_1`) and the `Adam` update op, which it returns.
     """
     return tf.train.AdamOptimizer(learning_rate).minimize(cost)
+
+
+def ancestors(tensors):
+    """Every op the tensors depend on (their own ops included), through data and control
+    edges. None entries are skipped."""
+    seen, stack = set(), [t.op for t in tensors if t is not None]
+    while stack:
+        op = stack.pop()
+        if op not in seen:
+            seen.add(op)
+            stack.extend([t.op for t in op.inputs] + list(op.control_inputs))
+    return seen
