@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: lecture test data clean bazel-test
+.PHONY: lecture test data clean bazel-test bench
 
 lecture: data cc
 	$(PY) scripts/lecture.py --loader=build/load_graph $(ARGS)
@@ -31,6 +31,11 @@ $(STAMP): pyproject.toml
 	    $(PY) -m pip install --quiet --force-reinstall --no-deps 'tensorflow-cpu==2.21.0'; \
 	fi
 	touch $@
+
+# Speed beside a bare graph-mode loop, Keras 3 and PyTorch (when installed; TORCH_PYTHON=path
+# to an interpreter that has it): runs/bench/RESULTS.md. About 25 minutes on 2 cores.
+bench: data cc
+	$(PY) scripts/benchmark.py $(if $(TORCH_PYTHON),--torch_python=$(TORCH_PYTHON)) $(ARGS)
 
 clean:
 	rm -rf runs .pytest_cache

@@ -19,8 +19,9 @@ below it (tests/test_layers.py checks this against the code):
                                             measured lessons (the batch-norm flaw)
   runs      rundir, train, seeds, export,   the run folder; the training loop; seed sweeps;
             explain                         frozen exports; every op explained by its maker
-  jobs      lecture, cli, pytest_plugin     the lecture end to end; what every script shares;
-                                            the graph_golden fixture for anyone's graph
+  jobs      lecture, cli, pytest_plugin,    the lecture end to end; what every script shares;
+            benchmark, peers                the graph_golden fixture for anyone's graph; speed
+                                            beside Keras 3 and PyTorch twins of the models
 
 Importing the package imports no TensorFlow; the data modules never do.
 """
@@ -36,5 +37,5 @@ LAYERS = (
     ("files", ("checkpoints", "summarize", "predict", "golden", "graphdiff", "renames")),
     ("scoring", ("scoring", "kinds", "lessons")),
     ("runs", ("rundir", "train", "seeds", "export", "explain")),
-    ("jobs", ("lecture", "cli", "pytest_plugin")),
+    ("jobs", ("lecture", "cli", "pytest_plugin", "benchmark", "peers")),
 )

@@ -75,11 +75,22 @@ class DatasetSplit:
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
-        rng = self._rng if seed is None else np.random.default_rng(seed)
-        order = rng.permutation(self.num_examples)
+        order = self.order(seed)
         for start in range(0, self.num_examples, batch_size):
             batch = order[start:start + batch_size]
             yield self.images[batch], None if self.labels is None else self.labels[batch]
+
+    def order(self, seed=None):
+        """A fresh random order of the split's examples: the order `next_batch` walks.
+
+        Args:
+          seed: fixes the order; None draws it from the Dataset's generator.
+
+        Returns:
+          int array [num_examples], a permutation.
+        """
+        rng = self._rng if seed is None else np.random.default_rng(seed)
+        return rng.permutation(self.num_examples)
 
 
 class Dataset:

@@ -36,11 +36,13 @@ class Kind:
       reconstructs: draw the same test images reconstructed after every epoch (a GIF).
       metric: the epoch record's key for what the lecture printed.
       metric_name: how to say it.
+      averages_costs: the epoch record needs every step's training cost.
     """
 
     name = ""
     subtracts_mean = False
     reconstructs = True
+    averages_costs = False
     metric = ""
     metric_name = ""
 
@@ -117,6 +119,7 @@ class Classifier(Kind):
 
 class VariationalAutoencoder(Kind):
     name = "vae"
+    averages_costs = True
     metric = "valid_cost"
     metric_name = "valid cost"
 

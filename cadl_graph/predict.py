@@ -71,31 +71,57 @@ def _tensor(graph, graph_def, name):
     return op.outputs[int(index or 0)]
 
 
+class Runner:
+    """A GraphDef imported once into its own graph and session, to run many times.
+
+    Raises (on construction):
+      GraphFileError: unknown node names (with the names that exist), an output index that
+        does not exist, or a version the graph needs that this TensorFlow lacks.
+    """
+
+    def __init__(self, graph_def, input_name="X", output_name="Y"):
+        for fatal, problem in summarize.check_versions(graph_def):
+            if fatal:
+                raise GraphFileError(problem)
+        graph = tf.Graph()
+        with graph.as_default():
+            tf.import_graph_def(graph_def, name="")
+        self.x = _tensor(graph, graph_def, input_name)
+        self.y = _tensor(graph, graph_def, output_name)
+        self.session = tf.Session(graph=graph)
+
+    def __call__(self, inputs, batch_size=1000):
+        """The output for all `inputs`, run `batch_size` at a time.
+
+        Raises:
+          GraphFileError: inputs whose shape or dtype do not fit the input placeholder.
+        """
+        x = self.x
+        inputs = np.asarray(inputs)
+        if not x.shape.is_compatible_with(inputs.shape):
+            raise GraphFileError(f"input {x.op.name} takes shape {x.shape}, got an array of "
+                                 f"shape {inputs.shape}")
+        if not np.can_cast(inputs.dtype, x.dtype.as_numpy_dtype, casting="same_kind"):
+            raise GraphFileError(f"input {x.op.name} takes {x.dtype.name}, got {inputs.dtype}")
+        parts = [self.session.run(self.y, {x: inputs[i:i + batch_size]})
+                 for i in range(0, len(inputs), batch_size)]
+        return np.concatenate(parts) if parts else np.zeros((0,), np.float32)
+
+    def close(self):
+        self.session.close()
+
+
 def run(graph_def, inputs, input_name="X", output_name="Y", batch_size=1000):
     """Imports `graph_def` into a new graph and returns the output for all `inputs`.
 
     Raises:
-      GraphFileError: unknown node names (with the names that exist), a version the graph
-        needs that this TensorFlow lacks, or inputs whose shape or dtype do not fit.
+      GraphFileError: as `Runner` and `Runner.__call__`.
     """
-    for fatal, problem in summarize.check_versions(graph_def):
-        if fatal:
-            raise GraphFileError(problem)
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.import_graph_def(graph_def, name="")
-    x = _tensor(graph, graph_def, input_name)
-    y = _tensor(graph, graph_def, output_name)
-    inputs = np.asarray(inputs)
-    if not x.shape.is_compatible_with(inputs.shape):
-        raise GraphFileError(f"input {x.op.name} takes shape {x.shape}, got an array of shape "
-                             f"{inputs.shape}")
-    if not np.can_cast(inputs.dtype, x.dtype.as_numpy_dtype, casting="same_kind"):
-        raise GraphFileError(f"input {x.op.name} takes {x.dtype.name}, got {inputs.dtype}")
-    with tf.Session(graph=graph) as sess:
-        parts = [sess.run(y, {x: inputs[i:i + batch_size]})
-                 for i in range(0, len(inputs), batch_size)]
-    return np.concatenate(parts) if parts else np.zeros((0,), np.float32)
+    runner = Runner(graph_def, input_name, output_name)
+    try:
+        return runner(inputs, batch_size)
+    finally:
+        runner.close()
 
 
 def run_files(graph_def, images_path, labels_path=None, input_name="X", output_name="Y",

@@ -38,6 +38,8 @@ class Spec:
       inference: hyperparameters that rebuild the same variables into a graph whose inference
         runs change no state; scores and pictures are computed in that graph. Empty when the
         model's own graph already changes nothing at inference.
+      threads: (intra_op, inter_op) parallelism of the training session; 0 lets TensorFlow
+        choose. Measured per model (README, "Speed").
     """
 
     name: str
@@ -49,6 +51,7 @@ class Spec:
     batch_size: int
     split: tuple
     inference: dict = dataclasses.field(default_factory=dict)
+    threads: tuple = (0, 0)
 
 
 def lecture_sequence(*, learning_rate: hparam_types.Rate):
@@ -87,9 +90,11 @@ SPECS = [
     Spec(name="conv_autoencoder", build=autoencoders.conv_autoencoder,
          hparams=dict(n_filters=[16, 16, 16], filter_sizes=[4, 4, 4], learning_rate=0.001),
          kind="autoencoder", cells="In[23]-[30]", **_AE_TRAINING),
+    # Its steps are a few small ops: one thread per op and no parallel ops beat TensorFlow's
+    # default thread pools by 1.4x on 2 cores; every other model is fastest with the default.
     Spec(name="linear_classifier", build=classifiers.linear_classifier,
          hparams=dict(learning_rate=0.001), kind="classifier", cells="In[41]-[47]",
-         epochs=5, batch_size=50, split=_CLASSIFIER_SPLIT),
+         epochs=5, batch_size=50, split=_CLASSIFIER_SPLIT, threads=(1, 1)),
     # AdamOptimizer()'s default rate is 0.001; random_normal_initializer()'s stddev is 1.0.
     Spec(name="conv_classifier", build=classifiers.conv_classifier,
          hparams=dict(learning_rate=0.001, init_stddev=1.0), kind="classifier",

@@ -38,6 +38,22 @@ class Feeder:
     def inputs(self, xs):
         return xs - self.subtract if self.subtract is not None else xs
 
+    def step(self, sess, fetches):
+        """A callable `f(xs, ys)` that runs `fetches` on a training batch.
+
+        Built with `Session.make_callable`: the feed's placeholders are fixed once, so each
+        call skips the per-run feed-dict processing. `xs` must already be model inputs
+        (`inputs(images)`), `ys` the labels (ignored by models without them).
+        """
+        model = self.model
+        aux = list(model.train_feed)
+        feed_list = [model.x] + ([model.labels] if model.labels is not None else []) + aux
+        run = sess.make_callable(fetches, feed_list=feed_list)
+        values = [model.train_feed[p] for p in aux]
+        if model.labels is not None:
+            return lambda xs, ys: run(xs, ys, *values)
+        return lambda xs, ys: run(xs, *values)
+
     def __call__(self, xs, ys=None, train=False, extra=None):
         """Feed for a batch; `extra` overrides placeholders (e.g. corrupt_prob)."""
         model = self.model

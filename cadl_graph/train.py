@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
+
 from cadl_graph import checkpoints, figures, images, kinds, registry, rundir
 from cadl_graph.compat import tf
 from cadl_graph.datasets import MNIST
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 SAVE_EVERY_STEPS = 1000   # checkpoint period (and always at the end)
 KEEP_CHECKPOINTS = 5      # how many recent checkpoints the Saver keeps
 PROGRESS_EVERY_S = 30.0   # long epochs log a progress line this often
+PROGRESS_CHECK_STEPS = 64  # ... checked every this many steps (not every step: it is a hot loop)
 SUMMARY_EVERY_STEPS = 50  # TensorBoard train-cost points
 
 
@@ -132,10 +135,33 @@ class _Graph:
     graph: tf.Graph
     model: object
     saver: tf.train.Saver
-    increment: tf.Tensor
     global_step: tf.Variable
     init_step: tf.Operation
     variables: list
+
+
+class _BatchBuffer:
+    """Training batches gathered into two reused arrays (inputs, labels).
+
+    Each step takes its examples from the split with `np.take` into the same memory and
+    subtracts the mean in place: no allocation per step, and the same numbers as
+    `images[idx] - mean_img`.
+    """
+
+    def __init__(self, split, batch_size, mean_img):
+        self.split, self.mean_img = split, mean_img
+        self.x = np.empty((batch_size, *split.images.shape[1:]), np.float32)
+        self.y = None if split.labels is None else \
+            np.empty((batch_size, *split.labels.shape[1:]), split.labels.dtype)
+
+    def fill(self, idx):
+        """(inputs, labels or None) of the examples `idx`, as views of the buffers."""
+        n = len(idx)
+        xs = np.take(self.split.images, idx, axis=0, out=self.x[:n])
+        if self.mean_img is not None:
+            np.subtract(xs, self.mean_img, out=xs)
+        ys = None if self.y is None else np.take(self.split.labels, idx, axis=0, out=self.y[:n])
+        return xs, ys
 
 
 def _training_graph(config, hparams):
@@ -144,13 +170,14 @@ def _training_graph(config, hparams):
         tf.set_random_seed(config.seed)
         model = registry.build(config.model, **hparams)
         # Everything below is training machinery, created after the model's own ops.
+        # The step is counted in Python and written into global_step before each save, so
+        # no step runs an extra op for it.
         global_step = tf.train.get_or_create_global_step()
-        increment = tf.assign_add(global_step, 1, name="increment_global_step")
         saver = tf.train.Saver(max_to_keep=config.keep_checkpoints, save_relative_paths=True)
         init_step = tf.variables_initializer([global_step])
         variables = graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)
     graph.finalize()  # a loop that adds ops by mistake would leak memory; fail loudly instead
-    return _Graph(graph, model, saver, increment, global_step, init_step, variables)
+    return _Graph(graph, model, saver, global_step, init_step, variables)
 
 
 def _start(sess, g, folder, total, out):
@@ -177,8 +204,10 @@ def train(config, ds=None, out=print):
 
     Returns:
       dict: model, hparams, steps (final global step), total_steps, epochs (per-epoch
-      records), test (accuracy or mean cost on the test split), test_metric, images_per_s,
-      checkpoint (final prefix), pictures ({name: path}), seconds.
+      records), test (accuracy or mean cost on the test split), test_metric, images_per_s
+      (of the training loop), steady_images_per_s (the same after the session's first step,
+      which optimizes the graph), train_seconds, checkpoint (final prefix), pictures
+      ({name: path}), seconds.
 
     Raises:
       ConfigError, HparamError: bad settings. RunFolderError, CheckpointError: the folder is
@@ -216,42 +245,60 @@ def _train(config, kind, hparams, ds, folder, out, started):
     report = _Reporter(writer)
     frames_dir = folder / rundir.PICTURES / "epochs"
 
-    with tf.Session(graph=g.graph) as sess:
+    intra, inter = registry.get(config.model).threads
+    session_config = tf.ConfigProto(intra_op_parallelism_threads=intra,
+                                    inter_op_parallelism_threads=inter)
+    with tf.Session(graph=g.graph, config=session_config) as sess:
         step = _start(sess, g, folder, total, out)
         # Epochs finished after the restored checkpoint are trained again, so their records go.
         history = [r for r in rundir.load_history(folder) if r["step"] <= step]
 
         def save():
+            g.global_step.load(step, sess)
             return g.saver.save(sess, str(folder / rundir.CHECKPOINT_NAME), global_step=step,
                                 write_meta_graph=False)
 
+        # The cost is fetched only when it is used: every step for kinds that average it over
+        # the epoch (the VAEs), else on the TensorBoard steps.
+        buffer = _BatchBuffer(ds.train, config.batch_size, mean_img)
+        run_step = feeder.step(sess, g.model.train_op)
+        run_step_and_cost = feeder.step(sess, [g.model.train_op, g.model.cost])
         images_seen, train_seconds = 0, 0.0
+        first_step = None  # (seconds, images) of the session's first step: it optimizes the graph
         for epoch in range(step // steps_per_epoch, math.ceil(total / steps_per_epoch)):
             skip = step - epoch * steps_per_epoch
             epoch_start, epoch_images, epoch_costs = time.monotonic(), 0, []
-            xs = None
-            batches = ds.train.next_batch(config.batch_size, seed=_epoch_seed(config.seed, epoch))
-            for i, (xs, ys) in enumerate(batches):
-                if i < skip:
-                    continue
+            # The epoch's order, replayed from the seed when resuming mid-epoch.
+            order = ds.train.order(seed=_epoch_seed(config.seed, epoch))
+            last = order[:0]
+            for start in range(skip * config.batch_size, len(order), config.batch_size):
                 if step >= total:
                     break
-                _, step, cost = sess.run([g.model.train_op, g.increment, g.model.cost],
-                                         feeder(xs, ys, train=True))
-                step, cost = int(step), float(cost)
-                epoch_images += len(xs)
-                epoch_costs.append(cost)
-                if step % SUMMARY_EVERY_STEPS == 0:
-                    report.scalar("train/cost", cost, step)
+                last = order[start:start + config.batch_size]
+                batch = buffer.fill(last)
+                step += 1
+                step_start = time.monotonic() if first_step is None else 0.0
+                if kind.averages_costs or step % SUMMARY_EVERY_STEPS == 0:
+                    cost = float(run_step_and_cost(*batch)[1])
+                    epoch_costs.append(cost)
+                    if step % SUMMARY_EVERY_STEPS == 0:
+                        report.scalar("train/cost", cost, step)
+                else:
+                    run_step(*batch)
+                epoch_images += len(last)
+                if first_step is None:
+                    first_step = (time.monotonic() - step_start, len(last))
                 if step % config.save_every_steps == 0:
                     save()
-                report.progress(step, total, epoch_images, time.monotonic() - epoch_start)
+                if step % PROGRESS_CHECK_STEPS == 0:
+                    report.progress(step, total, epoch_images, time.monotonic() - epoch_start)
             seconds = time.monotonic() - epoch_start
             images_seen, train_seconds = images_seen + epoch_images, train_seconds + seconds
-            if step < (epoch + 1) * steps_per_epoch or not epoch_costs:
+            if step < (epoch + 1) * steps_per_epoch or not epoch_images:
                 break  # max_steps stopped us mid-epoch: no epoch line
             with scorer.from_session(sess, g.variables) as scoring:
-                record = kind.epoch_record(scoring, scoring_feeder, ds, xs, epoch_costs)
+                record = kind.epoch_record(scoring, scoring_feeder, ds, ds.train.images[last],
+                                           epoch_costs)
                 if config.pictures and kind.reconstructs:
                     images.save_png(frames_dir / f"reconstruction_{epoch:03d}.png",
                                     figures.reconstruction_montage(
@@ -280,7 +327,16 @@ def _train(config, kind, hparams, ds, folder, out, started):
                 epochs=history, test=test, test_metric=test_metric, checkpoint=final,
                 pictures=pictures,
                 images_per_s=images_seen / train_seconds if train_seconds else None,
+                steady_images_per_s=_steady_rate(images_seen, train_seconds, first_step),
+                train_seconds=train_seconds,
                 seconds=time.monotonic() - started)
+
+
+def _steady_rate(images_seen, seconds, first_step):
+    """Images/s after the session's first step (None when there was no other step)."""
+    if first_step is None or images_seen <= first_step[1] or seconds <= first_step[0]:
+        return None
+    return (images_seen - first_step[1]) / (seconds - first_step[0])
 
 
 def _draw(sess, kind, feeder, ds, history, folder):

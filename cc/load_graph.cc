@@ -12,6 +12,7 @@
 //   load_graph --graph=cc.pb --images=t10k-images-idx3-ubyte --labels=t10k-labels-idx1-ubyte
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -115,6 +116,14 @@ std::string ReadIdx(const std::string& path, uint32_t magic, std::vector<uint32_
   return data.substr(header);
 }
 
+// The process's peak resident memory (VmHWM), or 0 where /proc is not there.
+double PeakMegabytes() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+  return 0;
+}
+
 tensorflow::GraphDef LoadGraph(const std::string& path) {
   tensorflow::GraphDef graph_def;
   if (!tensorflow::Env::Default()->FileExists(path).ok()) Fail("graph file " + path + " does not exist");
@@ -192,6 +201,10 @@ int Run(const Options& o) {
 
   std::vector<float> outputs;
   long out_width = 0;
+  // A session's first run optimizes the graph: time the batches after the first one (or the
+  // only one).
+  auto started = std::chrono::steady_clock::now();
+  long timed = n;
   for (long start = 0; start < n; start += o.batch) {
     long rows = std::min(o.batch, n - start);
     tensorflow::Tensor x(tensorflow::DT_FLOAT, tensorflow::TensorShape({rows, width}));
@@ -204,9 +217,16 @@ int Run(const Options& o) {
     out_width = fetched[0].NumElements() / rows;
     const float* y = fetched[0].flat<float>().data();
     outputs.insert(outputs.end(), y, y + fetched[0].NumElements());
+    if (start == 0 && rows < n) {
+      started = std::chrono::steady_clock::now();
+      timed = n - rows;
+    }
   }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::cout << "graph " << o.graph << ": " << graph_def.node_size() << " nodes; ran " << n << " images through "
             << o.input << " -> " << o.output << " (" << out_width << " values each)\n";
+  std::printf("timing %.6f s for %ld images, peak memory %.0f MB, %.1f images/s\n", seconds, timed,
+              PeakMegabytes(), seconds > 0 ? timed / seconds : 0.0);
 
   if (!labels.empty() && out_width == 10) {
     long correct = 0;
