@@ -194,6 +194,7 @@ def run(out_dir, data_dir=None, seed=0, quick=False, models=ORDER, loader=None):
     started = time.monotonic()
     out_dir = Path(out_dir)
     results = {"data": data_cells(out_dir, data_dir=data_dir, seed=seed), "models": {}}
+    times = {"data cells (In[2]-[8])": time.monotonic() - started}
     datasets = {}  # one per split: models with the same split share the (same) shuffle
     for name in models:
         spec = registry.get(name)
@@ -206,6 +207,7 @@ def run(out_dir, data_dir=None, seed=0, quick=False, models=ORDER, loader=None):
         result = train(config, ds=datasets[split])
         result["curve"] = training_curve(name, result["epochs"], out_dir / name / "pictures")
         results["models"][name] = result
+    mark = time.monotonic()
     print("\n== inspection (In[48]-[51], In[67]-[68]) ==")
     results["out48"] = inspection_cells()
     if "conv_classifier" in models:
@@ -215,11 +217,30 @@ def run(out_dir, data_dir=None, seed=0, quick=False, models=ORDER, loader=None):
         print("\n== protobuf (Saving/Loading Models) ==")
         results["protobuf"] = protobuf_cells(out_dir / "conv_classifier", classifier_ds,
                                              out_dir / "export", loader)
+    times["inspection, checkpoint and protobuf cells"] = time.monotonic() - mark
     results["seconds"] = time.monotonic() - started
+    results["times"] = times
     report = out_dir / "REPORT.md"
     fileio.atomic_write_bytes(report, render_report(results, seed, quick).encode())
     print(f"\nwrote {report} ({results['seconds']:.0f} s in all)")
     return results
+
+
+def _time_table(results):
+    """Where the run's time went: each model's training loop and the rest of its run
+    (building the graphs, scoring, pictures), and the other cells."""
+    total = results.get("seconds") or 0.0
+    rows = []
+    for name, result in results["models"].items():
+        loop = result.get("train_seconds") or 0.0
+        rows.append(f"| {name} | {result['seconds']:.0f} | {loop:.0f} | "
+                    f"{result['seconds'] - loop:.0f} |")
+    rows += [f"| {what} | {seconds:.0f} | | |"
+             for what, seconds in results.get("times", {}).items()]
+    return ["## Where the time went", "",
+            f"{total:.0f} s in all (a resumed run trains nothing: its loop times are 0).", "",
+            "| part | seconds | training loop | graphs, scoring, pictures |",
+            "| --- | --- | --- | --- |", *rows, ""]
 
 
 def _fmt(value, digits=6):
@@ -302,6 +323,7 @@ def render_report(results, seed, quick):
                   f"Restored `{Path(prefix).name}` into a freshly built conv_classifier graph: "
                   f"test accuracy {_fmt(accuracy)} (the training session scored "
                   f"{_fmt(trained)}).", ""]
+    lines += _time_table(results)
     if "protobuf" in results:
         frozen = results["protobuf"]
         cpp = ("not built" if frozen["cpp"] is None else f"**{_fmt(frozen['cpp'])}**")

@@ -1,0 +1,32 @@
+"""make bench's script, quick: every implementation runs, learns, and lands in RESULTS.md."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from cadl_graph import benchmark
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "benchmark.py"
+
+
+def test_quick_benchmark_measures_every_implementation(tmp_path):
+    done = subprocess.run([sys.executable, str(SCRIPT), "--quick", f"--out_dir={tmp_path}"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = (tmp_path / "RESULTS.md").read_text()
+    assert "## linear_classifier" in results and "float32 matmul" in results
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in results.splitlines()
+            if line.startswith("| ") and "---" not in line}
+    for impl in ("project", "bare", "keras_fit", "keras_step", "export_py", "export_cpp"):
+        assert impl in rows and "failed" not in rows[impl], (impl, results)
+    for impl in ("project", "bare", "keras_fit", "keras_step"):
+        assert rows[impl].rstrip(" |").endswith("yes"), rows[impl]  # the held-out metric rose
+    assert (tmp_path / "results.json").is_file()
+
+
+def test_forward_flops_count_the_lecture_models():
+    # softmax(x W + b): one 784 x 10 product per image.
+    assert benchmark.forward_flops("linear_classifier") == 2 * 784 * 10
+    # Two 5x5 stride-2 convolutions (14x14x32, 7x7x64), then 3136 -> 128 -> 10.
+    assert benchmark.forward_flops("conv_classifier") == 2 * (
+        14 * 14 * 25 * 32 + 7 * 7 * 25 * 32 * 64 + 3136 * 128 + 128 * 10)
