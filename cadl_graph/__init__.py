@@ -17,11 +17,13 @@ below it (tests/test_layers.py checks this against the code):
   scoring   scoring, kinds, lessons         held-out scores in an inference copy of a graph;
                                             how each kind of model is fed, scored and drawn;
                                             measured lessons (the batch-norm flaw)
-  runs      rundir, train, seeds, export,   the run folder; the training loop; seed sweeps;
-            explain                         frozen exports; every op explained by its maker
+  runs      rundir, cluster, train, seeds,  the run folder; training across processes (TF's
+            export, explain                 gRPC runtime); the training loop; seed sweeps;
+                                            frozen exports; every op explained by its maker
   jobs      lecture, cli, pytest_plugin,    the lecture end to end; what every script shares;
-            benchmark, peers                the graph_golden fixture for anyone's graph; speed
-                                            beside Keras 3 and PyTorch twins of the models
+            benchmark, peers, launcher      the graph_golden fixture for anyone's graph; speed
+                                            beside Keras 3 and PyTorch twins of the models; a
+                                            whole cluster on this machine
 
 Importing the package imports no TensorFlow; the data modules never do.
 """
@@ -36,6 +38,6 @@ LAYERS = (
     ("graphs", ("model", "autoencoders", "classifiers", "vae", "registry")),
     ("files", ("checkpoints", "summarize", "predict", "golden", "graphdiff", "renames")),
     ("scoring", ("scoring", "kinds", "lessons")),
-    ("runs", ("rundir", "train", "seeds", "export", "explain")),
-    ("jobs", ("lecture", "cli", "pytest_plugin", "benchmark", "peers")),
+    ("runs", ("rundir", "cluster", "train", "seeds", "export", "explain")),
+    ("jobs", ("lecture", "cli", "pytest_plugin", "benchmark", "peers", "launcher")),
 )

@@ -68,7 +68,8 @@ def _scalar_text(x):
 def _array_text(array):
     if array.ndim == 0:
         return _scalar_text(array[()])
-    return "[" + ",".join(_array_text(a) for a in array) + "]"
+    # np.asarray keeps string rows arrays (iterating an object array yields bare bytes).
+    return "[" + ",".join(_array_text(np.asarray(a, dtype=array.dtype)) for a in array) + "]"
 
 
 def value_text(tensor_proto, opaque=False):

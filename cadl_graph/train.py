@@ -27,7 +27,7 @@ from typing import Optional
 
 import numpy as np
 
-from cadl_graph import checkpoints, figures, images, kinds, registry, rundir
+from cadl_graph import checkpoints, cluster, figures, images, kinds, registry, rundir
 from cadl_graph.compat import tf
 from cadl_graph.datasets import MNIST
 from cadl_graph.errors import ConfigError
@@ -227,6 +227,21 @@ def train(config, ds=None, out=print):
                                   batch_size=config.batch_size, seed=config.seed,
                                   epochs=config.epochs, split=list(ds.split)))
         return _train(config, kind, hparams, ds, folder, out, started)
+
+
+def train_in_cluster(cluster_task, config, ds=None, out=print):
+    """`train` as one task of a cluster (see `cadl_graph.cluster`): a ps task serves the
+    variables until the workers are done; a worker trains on its shard of the train split;
+    the chief (worker 0) also initialises, checkpoints, resumes and scores.
+
+    Raises:
+      ClusterError: a cluster description that cannot work; as `train` otherwise.
+    """
+    config = config.resolved()
+    if cluster_task.job == "ps":
+        return cluster.serve(cluster_task, out=out)
+    ds = ds if ds is not None else load_dataset(config.model, config.seed, config.data_dir)
+    return cluster.train(cluster_task, config, ds, out=out)
 
 
 def _train(config, kind, hparams, ds, folder, out, started):

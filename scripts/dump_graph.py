@@ -8,11 +8,13 @@ Examples:
   python scripts/dump_graph.py --model=vae --format=golden > golden/vae.ops.txt
   python scripts/dump_graph.py --model=linear_classifier --format=pbtxt | less
   python scripts/dump_graph.py --model=vae --variant=bn_in_cond   # the repaired batch norm
+  python scripts/dump_graph.py --model=conv_classifier --cluster_workers=2 --format=devices
+  python scripts/dump_graph.py --model=linear_classifier --cluster_workers=2 --sync_replicas
 """
 
 from absl import app, flags
 
-from cadl_graph import cli, golden, registry
+from cadl_graph import cli, cluster, golden, registry
 from cadl_graph.compat import tf
 
 FLAGS = flags.FLAGS
@@ -20,9 +22,14 @@ flags.DEFINE_enum("model", None, registry.NAMES, "Registry model to build.")
 flags.DEFINE_enum("variant", None, list(registry.VARIANTS),
                   "A named departure from the course's graph, e.g. bn_in_cond: the batch norm "
                   "whose moving-average update runs only while training (VAE family).")
-flags.DEFINE_enum("format", "ops", ["ops", "golden", "pbtxt"],
+flags.DEFINE_enum("format", "ops", ["ops", "golden", "pbtxt", "devices"],
                   "ops: the golden's op lines; golden: with the golden's header; "
-                  "pbtxt: the GraphDef in protobuf text format.")
+                  "pbtxt: the GraphDef in protobuf text format; devices: each op's name and "
+                  "the device it is placed on.")
+flags.DEFINE_integer("cluster_workers", 0, "Build the graph as worker 0 of a cluster of this "
+                     "many workers and one ps (replica_device_setter placement).", lower_bound=0)
+flags.DEFINE_bool("sync_replicas", False, "With --cluster_workers: the synchronous variant "
+                  "(SyncReplicasOptimizer around Adam).")
 
 
 def main(argv):
@@ -33,10 +40,17 @@ def main(argv):
             raise app.UsageError(f"--variant={FLAGS.variant} does not apply to {FLAGS.model}; "
                                  f"it applies to the models that have its hyperparameters")
         overrides = registry.VARIANTS[FLAGS.variant]
-    model = registry.build_in_new_graph(FLAGS.model, **overrides)
+    if FLAGS.cluster_workers:
+        graph, model = cluster.placed_graph(FLAGS.model, FLAGS.cluster_workers,
+                                            sync=FLAGS.sync_replicas)
+    else:
+        model = registry.build_in_new_graph(FLAGS.model, **overrides)
     lines = golden.op_lines(model.graph)
     if FLAGS.format == "ops":
         print("\n".join(lines))
+    elif FLAGS.format == "devices":
+        print("\n".join(f"{op.name}\t{op.device or '-'}"
+                        for op in model.graph.get_operations()))
     elif FLAGS.format == "golden":
         print(golden.render(FLAGS.model, model.hparams, lines, tf.__version__), end="")
     else:

@@ -11,14 +11,21 @@ Examples:
   python scripts/train.py --model=vae --max_steps=200 --train_dir=/tmp/vae
   python scripts/train.py --model=conv_classifier --hparam=init_stddev=0.1
   python scripts/train.py --model=vae --hparam='batch_norm_update="in_cond"'
+
+As one task of a cluster (TensorFlow's gRPC runtime; scripts/local_cluster.py starts a whole
+one on this machine): the same command on each host, with its --job_name and --task_index
+(or the $TF_CONFIG a cluster manager sets):
+  python scripts/train.py --model=conv_classifier --train_dir=runs/cluster \
+      --ps_hosts=ps0:2222 --worker_hosts=w0:2222,w1:2222 --job_name=worker --task_index=0
   tensorboard --logdir=runs/tb
 """
 
 import math
+import os
 
 from absl import app, flags
 
-from cadl_graph import cli, registry, train
+from cadl_graph import cli, cluster, registry, train
 
 FLAGS = cli.define_hparam()
 cli.define_data_dir()
@@ -39,6 +46,13 @@ flags.DEFINE_string("logdir", None, "TensorBoard event folder (graph and scalars
 flags.DEFINE_bool("pictures", True, "Draw reconstructions, weights and manifolds.")
 flags.register_validator("learning_rate", lambda v: v is None or (math.isfinite(v) and v > 0),
                          message="--learning_rate must be a finite number > 0")
+flags.DEFINE_list("ps_hosts", None, "Cluster: host:port of every ps task.")
+flags.DEFINE_list("worker_hosts", None, "Cluster: host:port of every worker task (the first is "
+                  "the chief, which checkpoints, scores and draws).")
+flags.DEFINE_enum("job_name", None, ["ps", "worker"], "Cluster: this task's job.")
+flags.DEFINE_integer("task_index", 0, "Cluster: this task's index in its job.", lower_bound=0)
+flags.DEFINE_bool("sync_replicas", False, "Cluster: average one gradient from every worker "
+                  "per step (SyncReplicasOptimizer) instead of applying each as it comes.")
 
 
 def main(argv):
@@ -55,7 +69,16 @@ def main(argv):
         train_dir=FLAGS.train_dir, data_dir=FLAGS.data_dir, max_steps=FLAGS.max_steps,
         save_every_steps=FLAGS.save_every_steps, logdir=FLAGS.logdir, pictures=FLAGS.pictures,
         hparams=hparams)
+    if FLAGS.job_name or FLAGS.ps_hosts or FLAGS.worker_hosts or "TF_CONFIG" in os.environ:
+        return cli.run(lambda: train.train_in_cluster(_cluster(), config))
     return cli.run(lambda: train.train(config))
+
+
+def _cluster():
+    if FLAGS.job_name or FLAGS.ps_hosts or FLAGS.worker_hosts:
+        return cluster.Cluster(tuple(FLAGS.ps_hosts or ()), tuple(FLAGS.worker_hosts or ()),
+                               FLAGS.job_name or "", FLAGS.task_index, FLAGS.sync_replicas)
+    return cluster.Cluster.from_tf_config(FLAGS.sync_replicas)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from cadl_graph import classifiers, golden, registry, vae
+from cadl_graph import classifiers, cluster, golden, registry, vae
 from cadl_graph.batch_norm import batch_norm
 from cadl_graph.compat import tf
 
@@ -31,9 +31,34 @@ def test_graph_matches_golden(name, variant, update_goldens):
         pytest.fail(message, pytrace=False)
 
 
+# A cluster's synchronous training wraps Adam in SyncReplicasOptimizer: a graph of its own.
+SYNC_MODELS = ("linear_classifier",)
+
+
+@pytest.mark.parametrize("name", SYNC_MODELS)
+def test_sync_replicas_graph_matches_its_golden(name, update_goldens):
+    graph, _ = cluster.placed_graph(name, workers=2, sync=True)
+    lines = golden.op_lines(graph)
+    path = golden.golden_path(name, "sync_replicas.ops")
+    if update_goldens:
+        golden.write(path, golden.render(f"{name}, worker 0 of 2 with one ps, sync replicas",
+                                         {"workers": 2, "ps": 1, "sync_replicas": True},
+                                         lines))
+        return
+    message = golden.compare(path, lines)
+    if message:
+        pytest.fail(message, pytrace=False)
+    # Only the optimizer's update and `init` (it initialises the new variables too) differ
+    # from the course's graph: every forward, cost and gradient op is the same.
+    default = golden.op_lines(registry.build_in_new_graph(name).graph)
+    changed = [line.split("\t")[0] for line in default if line not in set(lines)]
+    assert changed and all(n == "init" or n.startswith("Adam") for n in changed), changed
+
+
 def test_golden_files_name_only_registry_models_and_variants():
     expected = {golden.golden_path(name, f"{variant}.ops" if variant else "ops").name
                 for name, variant in CASES}
+    expected |= {golden.golden_path(name, "sync_replicas.ops").name for name in SYNC_MODELS}
     expected |= {golden.golden_path(name, "frozen.ops").name for name in registry.NAMES}
     stale = sorted(p.name for p in golden.GOLDEN_DIR.glob("*.txt") if p.name not in expected)
     assert stale == [], f"goldens without a registry model or variant: {stale}"

@@ -1,0 +1,145 @@
+"""Training across processes on loopback: async and sync, placement, resume, a dying worker."""
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from cadl_graph import checkpoints, cluster, export, launcher, rundir
+from cadl_graph.compat import tf
+from cadl_graph.scoring import evaluate
+from cadl_graph.train import load_dataset
+
+MODEL = "linear_classifier"
+
+
+def _train_processes(folder):
+    """PIDs of scripts/train.py processes still running for `folder` (should be none)."""
+    done = subprocess.run(["pgrep", "-f", f"train_dir={folder}"], capture_output=True,
+                          text=True, check=False)
+    return done.stdout.split()
+
+
+def _run(folder, max_steps, sync=False, workers=2):
+    lines = []
+    statuses = launcher.run([f"--model={MODEL}", f"--train_dir={folder}",
+                             f"--max_steps={max_steps}", "--nopictures",
+                             "--save_every_steps=50"], workers=workers, sync=sync,
+                            deadline_s=180, out=lines.append)
+    assert _train_processes(folder) == []
+    return statuses, "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def async_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cluster") / "async"
+    statuses, log = _run(folder, 120)
+    return folder, statuses, log
+
+
+def test_an_async_run_reaches_its_step_target_and_checkpoints(async_run):
+    folder, statuses, log = async_run
+    assert statuses == {"ps0": 0, "worker0": 0, "worker1": 0}
+    # Async workers may overshoot the target by up to workers - 1 steps.
+    steps = [int(line.split("global step ")[1].split(",")[0]) for line in log.splitlines()
+             if "done at global step" in line]
+    assert len(steps) == 2 and all(120 <= s <= 121 for s in steps), log
+    assert "[worker0] linear_classifier: test accuracy 0." in log
+    prefix = checkpoints.latest(folder)
+    assert int(tf.train.load_checkpoint(prefix).get_tensor("global_step")) >= 120
+    run = json.loads((folder / "run.json").read_text())
+    assert run["cluster"]["sync"] is False and len(run["cluster"]["workers"]) == 2
+
+
+def test_the_chiefs_checkpoint_restores_single_process_and_exports(async_run, tmp_path):
+    folder, _, _ = async_run
+    ds = load_dataset(MODEL, seed=0)
+    with rundir.restore_model(folder) as (sess, feeder, saved):
+        accuracy = evaluate(sess, feeder, ds.test)
+    assert accuracy > 0.5 and saved.model == MODEL
+    signature = export.export(folder, tmp_path / "cluster.pb")
+    assert signature["step"] >= 120 and signature["outputs"][0]["name"] == "Y"
+
+
+def test_a_second_run_resumes_the_global_step(async_run):
+    folder, _, _ = async_run
+    _, log = _run(folder, 200)
+    starts = [int(line.split("global step ")[1].split("/")[0]) for line in log.splitlines()
+              if "worker 0: starting at global step" in line]
+    assert starts and starts[0] >= 120, log
+    assert int(tf.train.load_checkpoint(checkpoints.latest(folder)).get_tensor(
+        "global_step")) >= 200
+
+
+def test_a_sync_run_reaches_its_step_target(tmp_path):
+    statuses, log = _run(tmp_path / "sync", 60, sync=True)
+    assert statuses == {"ps0": 0, "worker0": 0, "worker1": 0}
+    assert "worker 0: done at global step 60," in log
+    assert "Traceback" not in log
+
+
+def test_variables_live_on_the_ps_and_compute_on_the_worker():
+    graph, model = cluster.placed_graph(MODEL, workers=2, task=1)
+    variables = [op for op in graph.get_operations() if op.type == "VariableV2"]
+    assert variables and all(op.device == "/job:ps/task:0" for op in variables)
+    assert model.y.op.device == "/job:worker/task:1"
+    # The model's own ops are the registry graph's, in the same order.
+    names = [op.name for op in graph.get_operations()]
+    from cadl_graph import registry
+    single = [op.name for op in registry.build_in_new_graph(MODEL).graph.get_operations()]
+    assert names[:len(single)] == single
+
+
+def test_a_worker_that_dies_stops_the_run_with_its_name(tmp_path):
+    folder = tmp_path / "dies"
+    lines, errors = [], []
+
+    def run():
+        try:
+            launcher.run([f"--model={MODEL}", f"--train_dir={folder}", "--max_steps=100000",
+                          "--nopictures"], workers=2, deadline_s=180, out=lines.append)
+        except launcher.ClusterRunError as e:
+            errors.append(str(e))
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.time() + 120
+    while time.time() < deadline and not any("worker 1: starting" in l for l in lines):
+        time.sleep(0.2)
+    subprocess.run(["pkill", "-9", "-f", f"train_dir={folder} .*--task_index=1"], check=False)
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    assert errors and errors[0].startswith("task worker1 exited with status -9"), (errors, lines)
+    assert _train_processes(folder) == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--ps_hosts=localhost:1", "--worker_hosts=nohost", "--job_name=worker"],
+     "'nohost' is not host:port"),
+    (["--ps_hosts=localhost:1", "--worker_hosts=localhost:2", "--job_name=worker",
+      "--task_index=3"], "--task_index=3: the worker job has 1 task(s)"),
+    (["--worker_hosts=localhost:2", "--job_name=worker"], "needs at least one ps"),
+])
+def test_bad_cluster_flags_give_one_line(args, message, tmp_path):
+    done = subprocess.run([sys.executable, str(launcher.TRAIN), f"--model={MODEL}",
+                           f"--train_dir={tmp_path}", *args], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_tf_config_describes_a_task():
+    config = {"cluster": {"ps": ["h0:1"], "worker": ["h1:1", "h2:1"]},
+              "task": {"type": "worker", "index": 1}}
+    import os
+    old = os.environ.get("TF_CONFIG")
+    os.environ["TF_CONFIG"] = json.dumps(config)
+    try:
+        task = cluster.Cluster.from_tf_config()
+    finally:
+        os.environ.pop("TF_CONFIG") if old is None else os.environ.update(TF_CONFIG=old)
+    assert (task.ps, task.workers, task.job, task.task) == (("h0:1",), ("h1:1", "h2:1"),
+                                                             "worker", 1)
+    assert not task.chief
