@@ -183,6 +183,7 @@ def _bare(model_name, ds, steps, bs, peak):
 
 def _export(impl, model_name, ds, folder, bs, peak, loader):
     from cadl_graph import export, idx, kinds, predict
+    from cadl_graph.datasets import IMAGE_SIZE
     from cadl_graph.compat import tf
 
     model = registry.build_in_new_graph(model_name)
@@ -202,7 +203,8 @@ def _export(impl, model_name, ds, folder, bs, peak, loader):
                     peak_mb=peak())
     pb = Path(folder) / "model.pb"
     export.write(graph_def, {}, pb)
-    pixels = np.round(images * 255).astype(np.uint8).reshape(len(images), 28, 28)
+    pixels = np.round(images * 255).astype(np.uint8).reshape(len(images), IMAGE_SIZE,
+                                                              IMAGE_SIZE)
     images_file = fileio.atomic_write_bytes(Path(folder) / "images", idx.encode_idx(pixels))
     done = subprocess.run([str(loader), f"--graph={pb}", f"--images={images_file}",
                            f"--batch={bs}", "--rows=0"], capture_output=True, text=True,

@@ -223,7 +223,7 @@ def placed_graph(name, workers=2, ps=1, sync=False, task=0):
 
 def train(cluster, config, ds, out=print):
     """Trains `config.model` as worker `cluster.task`; the chief also checkpoints, then scores
-    and draws as a single-process run does.
+    and draws (the kind's pictures; per-epoch reconstructions are a single-process run's).
 
     Args:
       config: a resolved `train.TrainConfig` (epochs, batch size, train_dir, ...).
@@ -300,12 +300,14 @@ def train(cluster, config, ds, out=print):
     out(f"worker {cluster.task}: done at global step {step}, {rate or 0:.0f} images/s on this "
         f"worker, {step_rate or 0:.1f} global steps/s")
     result = dict(steps=step, images_per_s=rate, global_steps_per_s=step_rate)
-    if cluster.chief:
+    if cluster.chief:  # scores and draws from the checkpoint, as a single-process run would
         with rundir.restore_model(folder) as (scoring, scoring_feeder, saved):
             test = evaluate(scoring, scoring_feeder, ds.test)
+            pictures = kind.draw(scoring, scoring_feeder, ds, folder / rundir.PICTURES) \
+                if config.pictures else {}
         metric = "test_accuracy" if model.accuracy is not None else "test_cost"
         if test is not None:
             out(f"{config.model}: {metric.replace('_', ' ')} {test:.6f} on "
                 f"{ds.test.num_examples} held-out images ({Path(saved.prefix).name})")
-        result.update(test=test, test_metric=metric, checkpoint=saved.prefix)
+        result.update(test=test, test_metric=metric, checkpoint=saved.prefix, pictures=pictures)
     return result

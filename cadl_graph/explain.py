@@ -179,8 +179,7 @@ def groups(model):
     costs = [model.cost] + [graph.get_operation_by_name(n).outputs[0]
                             for n in first_grads.values()]
     cost = ancestors(costs) - forward
-    accuracy = ancestors([model.accuracy]) - forward - cost if model.accuracy is not None \
-        else set()
+    accuracy = ancestors([model.accuracy]) - forward - cost  # empty without an accuracy
     layers = _Layers(model)
     variables = {op.name for op in graph.get_operations() if op.type == "VariableV2"
                  and not _SLOT.match(op.name) and not _BETA_POWER.match(op.name)}

@@ -12,9 +12,9 @@ Same architectures, initial scales, losses and optimizers as the registry graphs
   conv_autoencoder   three 4x4 stride-2 SAME convs of 16 (normal(0.02)), relu, decoded by
                      conv_transpose through the same kernels; the same cost; Adam(0.001)
 
-Nothing here imports TensorFlow's v1 mode or the rest of the package at module level: each
-runner imports its framework, so this file also runs under another interpreter that has only
-numpy and torch (`python -m cadl_graph.peers` reads a JSON request on stdin). Inputs come as
+Nothing here imports TensorFlow's v1 mode or the graph layers at module level: each runner
+imports its framework, so this file also runs under another interpreter that has only numpy
+and torch (`python -m cadl_graph.peers` reads a JSON request on stdin). Inputs come as
 arrays: images float32 [N, 784] (already mean-subtracted for the autoencoders) and one-hot
 labels float32 [N, 10].
 """
@@ -25,6 +25,10 @@ import sys
 import time
 
 import numpy as np
+
+# The image size and class count, from the one place the package names them (the data layer,
+# which needs only numpy and the standard library, so it imports under any interpreter).
+from cadl_graph.datasets import IMAGE_SIZE, N_CLASSES, N_FEATURES
 
 MODELS = ("linear_classifier", "conv_classifier", "fc_autoencoder", "conv_autoencoder")
 CLASSIFIERS = ("linear_classifier", "conv_classifier")
@@ -59,16 +63,17 @@ def _keras_model(name):
 
     normal = keras.initializers.RandomNormal
     if name == "linear_classifier":
-        return keras.Sequential([keras.Input((784,)), keras.layers.Dense(10, "softmax")])
+        return keras.Sequential([keras.Input((N_FEATURES,)),
+                                 keras.layers.Dense(N_CLASSES, "softmax")])
     if name == "conv_classifier":
         return keras.Sequential([
-            keras.Input((784,)), keras.layers.Reshape((28, 28, 1)),
+            keras.Input((N_FEATURES,)), keras.layers.Reshape((IMAGE_SIZE, IMAGE_SIZE, 1)),
             keras.layers.Conv2D(32, 5, 2, "same", activation="relu",
                                 kernel_initializer=normal(stddev=1.0)),
             keras.layers.Conv2D(64, 5, 2, "same", activation="relu",
                                 kernel_initializer=normal(stddev=1.0)),
             keras.layers.Flatten(), keras.layers.Dense(128, "relu"),
-            keras.layers.Dense(10, "softmax")])
+            keras.layers.Dense(N_CLASSES, "softmax")])
 
     class Tied(keras.Model):
         """A tied autoencoder: the decoder reuses the encoder's kernels."""
@@ -79,7 +84,7 @@ def _keras_model(name):
             if convolutional:
                 shapes = [(4, 4, 1, 16), (4, 4, 16, 16), (4, 4, 16, 16)]
             else:
-                sizes = [784, 512, 256, 128, 64]
+                sizes = [N_FEATURES, 512, 256, 128, 64]
                 shapes = list(zip(sizes[:-1], sizes[1:]))
             self.ws = [self.add_weight(shape=s, initializer=normal(stddev=0.02))
                        for s in shapes]
@@ -91,13 +96,13 @@ def _keras_model(name):
                 for w in self.ws[::-1]:
                     x = tf.nn.relu(tf.matmul(x, tf.transpose(w)))
                 return x
-            h, shapes = tf.reshape(x, [-1, 28, 28, 1]), []
+            h, shapes = tf.reshape(x, [-1, IMAGE_SIZE, IMAGE_SIZE, 1]), []
             for w in self.ws:
                 shapes.append(tf.shape(h))
                 h = tf.nn.relu(tf.nn.conv2d(h, w, 2, "SAME"))
             for w, shape in zip(self.ws[::-1], shapes[::-1]):
                 h = tf.nn.relu(tf.nn.conv2d_transpose(h, w, shape, 2, "SAME"))
-            return tf.reshape(h, [-1, 784])
+            return tf.reshape(h, [-1, N_FEATURES])
 
     return Tied(convolutional=name == "conv_autoencoder")
 
@@ -182,7 +187,7 @@ def _torch_model(name):
             # torch's conv weight is [out, in, h, w]; its conv_transpose reads the same
             # tensor as [in, out, h, w], which is exactly the tied decoder.
             shapes = ([(16, 1, 4, 4), (16, 16, 4, 4), (16, 16, 4, 4)] if convolutional
-                      else [(784, 512), (512, 256), (256, 128), (128, 64)])
+                      else [(N_FEATURES, 512), (512, 256), (256, 128), (128, 64)])
             self.ws = nn.ParameterList(
                 [nn.Parameter(torch.randn(*s) * 0.02) for s in shapes])
 
@@ -193,7 +198,7 @@ def _torch_model(name):
                 for w in list(self.ws)[::-1]:
                     x = F.relu(x @ w.t())
                 return x
-            h, sizes = x.view(-1, 1, 28, 28), []
+            h, sizes = x.view(-1, 1, IMAGE_SIZE, IMAGE_SIZE), []
             for w in self.ws:  # TensorFlow's SAME for stride 2: pad the end more
                 sizes.append(h.shape[-1])
                 pad = max((-(-h.shape[-1] // 2) - 1) * 2 + 4 - h.shape[-1], 0)
@@ -203,7 +208,7 @@ def _torch_model(name):
                 pad = max((h.shape[-1] - 1) * 2 + 4 - size, 0)
                 start = pad // 2
                 h = F.relu(full[..., start:start + size, start:start + size])
-            return h.reshape(-1, 784)
+            return h.reshape(-1, N_FEATURES)
 
     def normal_conv(conv, stddev):
         nn.init.normal_(conv.weight, std=stddev)
@@ -216,12 +221,12 @@ def _torch_model(name):
             return F.pad(h, (pad // 2, pad - pad // 2) * 2)
 
     if name == "linear_classifier":
-        return nn.Sequential(nn.Linear(784, 10), nn.Softmax(dim=1))
+        return nn.Sequential(nn.Linear(N_FEATURES, N_CLASSES), nn.Softmax(dim=1))
     if name == "conv_classifier":
         return nn.Sequential(
-            nn.Unflatten(1, (1, 28, 28)), SamePad(), normal_conv(nn.Conv2d(1, 32, 5, 2), 1.0),
+            nn.Unflatten(1, (1, IMAGE_SIZE, IMAGE_SIZE)), SamePad(), normal_conv(nn.Conv2d(1, 32, 5, 2), 1.0),
             nn.ReLU(), SamePad(), normal_conv(nn.Conv2d(32, 64, 5, 2), 1.0), nn.ReLU(),
-            nn.Flatten(), nn.Linear(7 * 7 * 64, 128), nn.ReLU(), nn.Linear(128, 10),
+            nn.Flatten(), nn.Linear(7 * 7 * 64, 128), nn.ReLU(), nn.Linear(128, N_CLASSES),
             nn.Softmax(dim=1))
     return Tied(convolutional=name == "conv_autoencoder")
 

@@ -24,10 +24,10 @@ def _train_processes(folder):
     return done.stdout.split()
 
 
-def _run(folder, max_steps, sync=False, workers=2):
+def _run(folder, max_steps, sync=False, workers=2, pictures=False):
     lines = []
     statuses = launcher.run([f"--model={MODEL}", f"--train_dir={folder}",
-                             f"--max_steps={max_steps}", "--nopictures",
+                             f"--max_steps={max_steps}", f"--{'' if pictures else 'no'}pictures",
                              "--save_every_steps=50"], workers=workers, sync=sync,
                             deadline_s=180, out=lines.append)
     assert _train_processes(folder) == []
@@ -37,7 +37,7 @@ def _run(folder, max_steps, sync=False, workers=2):
 @pytest.fixture(scope="module")
 def async_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cluster") / "async"
-    statuses, log = _run(folder, 120)
+    statuses, log = _run(folder, 120, pictures=True)
     return folder, statuses, log
 
 
@@ -53,6 +53,7 @@ def test_an_async_run_reaches_its_step_target_and_checkpoints(async_run):
     assert int(tf.train.load_checkpoint(prefix).get_tensor("global_step")) >= 120
     run = json.loads((folder / "run.json").read_text())
     assert run["cluster"]["sync"] is False and len(run["cluster"]["workers"]) == 2
+    assert (folder / "pictures" / "layer1_W.png").is_file()  # the chief draws
 
 
 def test_the_chiefs_checkpoint_restores_single_process_and_exports(async_run, tmp_path):
