@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cadl_graph import fileio, peers, registry
+from cadl_graph import figures, fileio, peers, registry
 
 TRAINERS = ("project", "bare", "keras_fit", "keras_step", "torch")
 SCORERS = ("export_py", "export_cpp")
@@ -117,17 +117,16 @@ def work(impl, model_name, data, steps, batch_size=None, loader="build/load_grap
     import tempfile
 
     bs = batch_size or registry.get(model_name).batch_size
-    peak = peers.peak_mb
     ds = _Arrays(data)
     with tempfile.TemporaryDirectory() as folder:
         if impl == "project":
-            return _project(model_name, ds, folder, steps, bs, peak)
+            return _project(model_name, ds, folder, steps, bs)
         if impl == "bare":
-            return _bare(model_name, ds, steps, bs, peak)
-        return _export(impl, model_name, ds, folder, bs, peak, loader)
+            return _bare(model_name, ds, steps, bs)
+        return _export(impl, model_name, ds, folder, bs, loader)
 
 
-def _project(model_name, ds, folder, steps, bs, peak):
+def _project(model_name, ds, folder, steps, bs):
     from cadl_graph import rundir
     from cadl_graph.scoring import evaluate
     from cadl_graph.train import TrainConfig, train
@@ -143,10 +142,10 @@ def _project(model_name, ds, folder, steps, bs, peak):
         evaluate(sess, feeder, ds.test)
         score = ds.test.num_examples / (time.perf_counter() - start)
     return dict(images_per_s=after["steady_images_per_s"], score_images_per_s=score,
-                before=before["test"], after=after["test"], peak_mb=peak())
+                before=before["test"], after=after["test"], peak_mb=peers.peak_mb())
 
 
-def _bare(model_name, ds, steps, bs, peak):
+def _bare(model_name, ds, steps, bs):
     from cadl_graph import kinds
     from cadl_graph.compat import tf
     from cadl_graph.scoring import Feeder, evaluate
@@ -163,10 +162,7 @@ def _bare(model_name, ds, steps, bs, peak):
         done, epoch, start = 0, 0, None
         while done < steps:
             for xs, ys in ds.train.next_batch(bs, seed=epoch):
-                feed = {model.x: xs - mean if mean is not None else xs, **model.train_feed}
-                if model.labels is not None:
-                    feed[model.labels] = ys
-                sess.run(model.train_op, feed)
+                sess.run(model.train_op, feeder(xs, ys, train=True))
                 done += 1
                 start = start or time.perf_counter()  # after the first step, as the others
                 if done == steps:
@@ -178,21 +174,15 @@ def _bare(model_name, ds, steps, bs, peak):
         evaluate(sess, feeder, ds.test)
         score = ds.test.num_examples / (time.perf_counter() - start)
     return dict(images_per_s=rate, score_images_per_s=score, before=before, after=after,
-                peak_mb=peak())
+                peak_mb=peers.peak_mb())
 
 
-def _export(impl, model_name, ds, folder, bs, peak, loader):
+def _export(impl, model_name, ds, folder, bs, loader):
     from cadl_graph import export, idx, kinds, predict
     from cadl_graph.datasets import IMAGE_SIZE
-    from cadl_graph.compat import tf
 
-    model = registry.build_in_new_graph(model_name)
-    with model.graph.as_default(), tf.Session() as sess:
-        sess.run(model.init_op)
-        prefix = tf.train.Saver().save(sess, str(Path(folder) / "model.ckpt"))
     mean = ds.mean() if kinds.of(model_name).subtracts_mean else None
-    graph_def, _ = export.build_export(prefix, model_name, registry.hparams(model_name),
-                                       mean_img=mean)
+    graph_def, _ = export.build_fresh_export(model_name, mean_img=mean)
     images = ds.test.images
     if impl == "export_py":  # the same steady state as the C++ loader's: after one batch
         runner = predict.Runner(graph_def)
@@ -200,7 +190,7 @@ def _export(impl, model_name, ds, folder, bs, peak, loader):
         start = time.perf_counter()
         runner(images[bs:], batch_size=bs)
         return dict(score_images_per_s=(len(images) - bs) / (time.perf_counter() - start),
-                    peak_mb=peak())
+                    peak_mb=peers.peak_mb())
     pb = Path(folder) / "model.pb"
     export.write(graph_def, {}, pb)
     pixels = np.round(images * 255).astype(np.uint8).reshape(len(images), IMAGE_SIZE,
@@ -376,25 +366,10 @@ def render(results, plot=None):
 
 
 def _scaling_plot(results, path):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, 4), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    for impl, by_bs in results["scaling"].items():
-        points = [(bs, r.get("images_per_s") or r.get("score_images_per_s"))
-                  for bs, r in sorted(by_bs.items()) if "error" not in r]
-        if points:
-            ax.plot(*zip(*points), "-o", markersize=3, label=impl)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("batch size")
-    ax.set_ylabel("images/s")
-    ax.set_title(f"{SCALING_MODEL}: training (project) and scoring (exports)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    with fileio.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    return path
+    series = {impl: [None if "error" in by_bs.get(bs, {"error": 1}) else
+                     by_bs[bs].get("images_per_s") or by_bs[bs].get("score_images_per_s")
+                     for bs in SCALING_BATCHES]
+              for impl, by_bs in results["scaling"].items()}
+    return figures.save_curves(
+        series, path, f"{SCALING_MODEL}: training (project) and scoring (exports)",
+        "images/s", x=list(SCALING_BATCHES), xlabel="batch size", log=True)

@@ -28,7 +28,6 @@ on every interface of each host, so run clusters on trusted networks.
 import contextlib
 import dataclasses
 import json
-import logging
 import math
 import os
 import threading
@@ -43,8 +42,6 @@ from cadl_graph.datasets import DatasetSplit
 from cadl_graph.errors import ConfigError
 from cadl_graph.model import minimizing_with
 from cadl_graph.scoring import Feeder, evaluate
-
-log = logging.getLogger(__name__)
 
 DONE_QUEUE = "cadl_graph_done"
 WAIT_FOR_CHIEF_S = 0.5   # how often a non-chief worker checks that the chief initialised

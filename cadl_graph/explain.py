@@ -30,8 +30,6 @@ same for a model's frozen export: what freezing kept, what became a constant, wh
 import collections
 import dataclasses
 import re
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
@@ -195,13 +193,6 @@ def groups(model):
     return result
 
 
-def _checkpoint(model, folder):
-    """A checkpoint of `model` with freshly initialised values (structure only)."""
-    with model.graph.as_default(), tf.Session() as sess:
-        sess.run(model.init_op)
-        return tf.train.Saver().save(sess, str(Path(folder) / "model.ckpt"))
-
-
 def frozen(name, checkpoint=None):
     """What freezing `name` (its X -> Y export) kept, converted, removed and added.
 
@@ -218,9 +209,8 @@ def frozen(name, checkpoint=None):
     roles = {n: g for g in groups(model) for n in g.ops}
     mean = np.zeros(model.x.shape.as_list()[1], np.float32) \
         if kinds.of(name).subtracts_mean else None
-    with tempfile.TemporaryDirectory() as folder:
-        prefix = checkpoint or _checkpoint(model, folder)
-        graph_def, _ = export.build_export(prefix, name, registry.hparams(name), mean_img=mean)
+    graph_def, _ = (export.build_export(checkpoint, name, registry.hparams(name), mean_img=mean)
+                    if checkpoint else export.build_fresh_export(name, mean))
     kept, converted, added = [], [], []
     for node in graph_def.node:
         op = trained.get(node.name)
@@ -372,8 +362,8 @@ def lecture_cells_page(lecture_names):
     roles = {name: g for g in groups(model) for name in g.ops}
     ours = [op.name for op in graph.get_operations()]
     rows = renames.explain(lecture_names, ours)
-    printed = collections.Counter(ours_name for _, status, _, ours_name in rows if ours_name)
-    gone = sum(1 for _, status, _, ours_name in rows if ours_name is None)
+    printed = collections.Counter(ours_name for *_, ours_name in rows if ours_name)
+    gone = sum(1 for *_, ours_name in rows if ours_name is None)
     lines = [
         "# Out[48], cell by cell",
         "",

@@ -22,6 +22,7 @@ ops live under `input/` and `bind/`.
 import difflib
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -242,16 +243,31 @@ def _check_inference_graph(graph_def, inputs, model, part):
             f"e.g. --bind={unfed[0]}=1.0")
 
 
+def build_fresh_export(name, mean_img=None):
+    """`build_export` of registry model `name` with freshly initialised weights: the structure
+    of a trained model's export, for inspecting or timing it without training."""
+    model = registry.build_in_new_graph(name)
+    with tempfile.TemporaryDirectory() as folder:
+        with model.graph.as_default(), tf.Session() as sess:
+            sess.run(model.init_op)
+            prefix = tf.train.Saver().save(sess, str(Path(folder) / "model.ckpt"))
+        return build_export(prefix, name, registry.hparams(name), mean_img=mean_img)
+
+
+def _check_output(output):
+    if Path(os.fspath(output)).is_dir():
+        raise ExportError(f"--output {output} is a folder; name the .pb file to write, e.g. "
+                          f"{Path(output) / 'model.pb'}")
+
+
 def write(graph_def, signature, output):
     """Writes `output` (binary GraphDef) and `output` with .json, each atomically.
 
     Raises:
       ExportError: `output` is a folder.
     """
+    _check_output(output)
     output = Path(output)
-    if output.is_dir():
-        raise ExportError(f"--output {output} is a folder; name the .pb file to write, e.g. "
-                          f"{output / 'model.pb'}")
     with fileio.atomic_path(output) as tmp:
         tf.train.write_graph(graph_def, str(tmp.parent), tmp.name, as_text=False)
     fileio.atomic_write_bytes(output.with_suffix(".json"),
@@ -272,11 +288,10 @@ def export(checkpoint, output, model=None, part="model", output_nodes=None, bind
     if Path(os.fspath(checkpoint)).suffix == ".pb":
         raise ExportError(f"{checkpoint} is already a frozen graph; export takes a checkpoint "
                           "prefix or a train folder (scripts/summarize_graph.py reads .pb files)")
-    if Path(os.fspath(output)).is_dir():
-        raise ExportError(f"--output {output} is a folder; name the .pb file to write, e.g. "
-                          f"{Path(output) / 'model.pb'}")
+    _check_output(output)  # before the work, not after it
     prefix = checkpoints.resolve(checkpoint)
-    if rundir.read_run(Path(prefix).parent) is None:
+    run = rundir.read_run(Path(prefix).parent)
+    if run is None:
         if model is None:
             raise ExportError(f"no {rundir.RUN_FILE} beside {prefix} says which model it is; "
                               "pass --model")
@@ -286,7 +301,7 @@ def export(checkpoint, output, model=None, part="model", output_nodes=None, bind
         saved = rundir.SavedRun(prefix=prefix, model=model, hparams=registry.hparams(model),
                                 seed=0, mean_img=None)
     else:
-        saved = rundir.open_run(prefix)
+        saved = rundir.saved_run(prefix, run)
         if model is not None and model != saved.model:
             raise ExportError(f"{prefix} was saved by a {saved.model} run, not {model}")
     graph_def, signature = build_export(saved.prefix, saved.model, saved.hparams, part,

@@ -109,22 +109,29 @@ def save_side_by_side(corrupted, recon, path, n=50):
                            vmax=1.0, scale=2)
 
 
-def save_curves(series, path, title, ylabel):
-    """Per-epoch lines, one per series ({label: [value or None per epoch]}), as a PNG.
+def save_curves(series, path, title, ylabel, x=None, xlabel="epoch", log=False):
+    """Lines, one per series ({label: [value or None per x]}), as a PNG.
 
-    Series named "lecture ..." are drawn dashed with markers, so the lecture's printed
-    numbers stand apart from ours.
+    Args:
+      x: the values' x positions (default 0, 1, ... : epochs).
+      log: both axes logarithmic.
+
+    Series named "lecture ..." are drawn dashed, so the lecture's printed numbers stand apart
+    from ours.
     """
     fig = Figure(figsize=(6, 4), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     for label, values in series.items():
-        points = [(i, v) for i, v in enumerate(values) if v is not None]
+        points = [(i, v) for i, v in zip(x or range(len(values)), values) if v is not None]
         if points:
             xs, ys = zip(*points)
             ax.plot(xs, ys, "--s" if label.startswith("lecture") else "-o", markersize=3,
                     label=label)
-    ax.set_xlabel("epoch")
+    if log:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)

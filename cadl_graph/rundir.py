@@ -210,10 +210,19 @@ def open_run(checkpoint):
       RunFolderError: no run.json beside it, or a damaged one (or a damaged mean image).
     """
     prefix = checkpoints.resolve(checkpoint)
-    folder = Path(prefix).parent
-    run = read_run(folder)
+    run = read_run(Path(prefix).parent)
     if run is None:
         raise RunFolderError(f"no {RUN_FILE} beside {prefix} says which model it holds")
+    return saved_run(prefix, run)
+
+
+def saved_run(prefix, run):
+    """The SavedRun of checkpoint `prefix` and the run.json `run` beside it.
+
+    Raises:
+      RunFolderError: the mean image the model needs is missing or damaged.
+    """
+    folder = Path(prefix).parent
     mean = load_mean(folder) if kinds.of(run["model"]).subtracts_mean else None
     return SavedRun(prefix=prefix, model=run["model"], hparams=run["hparams"],
                     seed=run["seed"], mean_img=mean)

@@ -5,11 +5,10 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from cadl_graph import checkpoints, cluster, export, launcher, rundir
+from cadl_graph import checkpoints, cluster, export, launcher, registry, rundir
 from cadl_graph.compat import tf
 from cadl_graph.scoring import evaluate
 from cadl_graph.train import load_dataset
@@ -90,7 +89,6 @@ def test_variables_live_on_the_ps_and_compute_on_the_worker():
     assert model.y.op.device == "/job:worker/task:1"
     # The model's own ops are the registry graph's, in the same order.
     names = [op.name for op in graph.get_operations()]
-    from cadl_graph import registry
     single = [op.name for op in registry.build_in_new_graph(MODEL).graph.get_operations()]
     assert names[:len(single)] == single
 
