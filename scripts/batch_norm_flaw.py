@@ -12,8 +12,10 @@ Examples:
 
 from absl import app, flags
 
-from cadl_graph import cli, lessons, registry
-from cadl_graph.datasets import MNIST
+from cadl_graph import cli
+from cadl_graph.data.datasets import MNIST
+from cadl_graph.graphs import registry
+from cadl_graph.teach import lessons
 
 FLAGS = cli.define_data_dir()
 flags.DEFINE_enum("model", "denoising_autoencoder", ["vae", "conv_vae", "denoising_autoencoder"],

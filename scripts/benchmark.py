@@ -19,7 +19,9 @@ import sys
 
 from absl import app, flags
 
-from cadl_graph import benchmark, cli, registry
+from cadl_graph import cli
+from cadl_graph.bench import benchmark
+from cadl_graph.graphs import registry
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("out_dir", "runs/bench", "Where RESULTS.md, results.json and the plot go.")

@@ -12,7 +12,8 @@ Examples:
 """
 from absl import app, flags
 
-from cadl_graph import cli, graphdiff
+from cadl_graph import cli
+from cadl_graph.golden import graphdiff
 
 FLAGS = flags.FLAGS
 flags.DEFINE_multi_string("ignore", [], "Drop ops before comparing: a scope (gradients, "

@@ -14,8 +14,11 @@ Examples:
 
 from absl import app, flags
 
-from cadl_graph import cli, cluster, golden, registry
+from cadl_graph import cli
 from cadl_graph.compat import tf
+from cadl_graph.golden import listing as golden
+from cadl_graph.graphs import registry
+from cadl_graph.training import cluster
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", None, registry.NAMES, "Registry model to build.")

@@ -18,7 +18,10 @@ Examples:
 
 from absl import app, flags
 
-from cadl_graph import cli, explain, golden, registry
+from cadl_graph import cli
+from cadl_graph.golden import listing as golden
+from cadl_graph.graphs import registry
+from cadl_graph.teach import explain
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", None, registry.NAMES, "Registry model to explain.")

@@ -17,7 +17,9 @@ Examples:
 
 from absl import app, flags
 
-from cadl_graph import cli, export, registry
+from cadl_graph import cli
+from cadl_graph.export import freeze as export
+from cadl_graph.graphs import registry
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint", None, "Checkpoint prefix or train folder (its latest).")

@@ -11,7 +11,8 @@ Examples:
 
 from absl import app
 
-from cadl_graph import cli, sources
+from cadl_graph import cli
+from cadl_graph.data import sources
 
 FLAGS = cli.define_data_dir()
 

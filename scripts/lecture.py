@@ -16,7 +16,8 @@ from pathlib import Path
 
 from absl import app, flags
 
-from cadl_graph import cli, lecture
+from cadl_graph import cli
+from cadl_graph.lecture import job as lecture
 
 FLAGS = cli.define_data_dir()
 flags.DEFINE_string("out_dir", "runs/lecture", "Folder for the pictures (created if missing).")

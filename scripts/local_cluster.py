@@ -13,7 +13,9 @@ Examples:
 
 from absl import app, flags
 
-from cadl_graph import cli, launcher, registry
+from cadl_graph import cli
+from cadl_graph.graphs import registry
+from cadl_graph.training import launcher
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", None, registry.NAMES, "Registry model to train.")

@@ -12,8 +12,9 @@ Examples:
 
 from absl import app, flags
 
-from cadl_graph import cli, registry
-from cadl_graph.seeds import train_seeds
+from cadl_graph import cli
+from cadl_graph.graphs import registry
+from cadl_graph.training.seeds import train_seeds
 
 FLAGS = cli.define_hparam()
 cli.define_data_dir()

@@ -14,7 +14,8 @@ Examples:
 
 from absl import app, flags, logging
 
-from cadl_graph import cli, predict, summarize
+from cadl_graph import cli, graphfile
+from cadl_graph.export import predict, summarize
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("graph", None, "GraphDef file (.pb binary or text).")
@@ -32,9 +33,9 @@ def main(argv):
     cli.no_arguments(argv)
 
     def job():
-        graph_def = summarize.load_graph_def(FLAGS.graph)
+        graph_def = graphfile.load_graph_def(FLAGS.graph)
         print(summarize.format_summary(summarize.summarize(graph_def)))
-        for fatal, problem in summarize.check_versions(graph_def):
+        for fatal, problem in graphfile.check_versions(graph_def):
             (logging.error if fatal else logging.warning)("%s", problem)
         if FLAGS.images:
             print("\n".join(predict.run_files(graph_def, FLAGS.images, FLAGS.labels,

@@ -25,7 +25,10 @@ import os
 
 from absl import app, flags
 
-from cadl_graph import cli, cluster, registry, train
+from cadl_graph import cli
+from cadl_graph.graphs import registry
+from cadl_graph.training import cluster
+from cadl_graph.training import loop as train
 
 FLAGS = cli.define_hparam()
 cli.define_data_dir()

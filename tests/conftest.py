@@ -6,7 +6,7 @@
 
 import pytest
 
-from cadl_graph import sources
+from cadl_graph.data import sources
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cadl_graph import checkpoints, predict, summarize
-from cadl_graph.scoring import Scorer
+from cadl_graph import graphfile
+from cadl_graph.export import predict
+from cadl_graph.training import checkpoints
+from cadl_graph.training.scoring import Scorer
 
 
 def live(train_dir, feeds_fn, fetch_fn):
@@ -31,7 +33,7 @@ def live(train_dir, feeds_fn, fetch_fn):
 
 def difference(case, images):
     train_dir, part = Path(case["train_dir"]), case["part"]
-    graph_def = summarize.load_graph_def(case["graph"])
+    graph_def = graphfile.load_graph_def(case["graph"])
     mean_file = train_dir / "input_mean.npy"
     mean = np.load(mean_file) if mean_file.exists() else 0.0
     if part == "decoder":

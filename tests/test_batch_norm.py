@@ -10,9 +10,11 @@ runs, at inference too.
 import numpy as np
 import pytest
 
-from cadl_graph import lessons, registry
-from cadl_graph.batch_norm import batch_norm
 from cadl_graph.compat import tf
+from cadl_graph.graphs import registry
+from cadl_graph.graphs.batch_norm import batch_norm
+from cadl_graph.teach import lessons
+
 
 @pytest.fixture(scope="module")
 def flaw():

@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cadl_graph import benchmark
+from cadl_graph.bench import benchmark
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "benchmark.py"
 

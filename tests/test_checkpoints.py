@@ -5,8 +5,9 @@ import shutil
 
 import pytest
 
-from cadl_graph import checkpoints, registry
 from cadl_graph.compat import tf
+from cadl_graph.graphs import registry
+from cadl_graph.training import checkpoints
 
 
 @pytest.fixture(scope="module")

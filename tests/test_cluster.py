@@ -8,10 +8,12 @@ import time
 
 import pytest
 
-from cadl_graph import checkpoints, cluster, export, launcher, registry, rundir
 from cadl_graph.compat import tf
-from cadl_graph.scoring import evaluate
-from cadl_graph.train import load_dataset
+from cadl_graph.export import freeze as export
+from cadl_graph.graphs import registry
+from cadl_graph.training import checkpoints, cluster, launcher, rundir
+from cadl_graph.training.loop import load_dataset
+from cadl_graph.training.scoring import evaluate
 
 MODEL = "linear_classifier"
 

@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from cadl_graph import idx, sources
-from cadl_graph.datasets import MNIST, Dataset, dense_to_one_hot, load_mnist_arrays
+from cadl_graph.data import idx, sources
+from cadl_graph.data.datasets import MNIST, Dataset, dense_to_one_hot, load_mnist_arrays
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from cadl_graph import golden, graphdiff
 from cadl_graph.compat import tf
+from cadl_graph.golden import graphdiff
+from cadl_graph.golden import listing as golden
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "diff_graph.py"
 

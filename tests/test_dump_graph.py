@@ -2,7 +2,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cadl_graph import golden
+from cadl_graph.golden import listing as golden
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "dump_graph.py"
 

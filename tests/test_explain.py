@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from cadl_graph import explain, golden, registry
+from cadl_graph.golden import listing as golden
+from cadl_graph.graphs import registry
+from cadl_graph.teach import explain
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "explain_graph.py"
 CASES = [(name, None) for name in registry.NAMES] + [

@@ -9,10 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cadl_graph import checkpoints, export, golden, idx, predict, registry, summarize
+from cadl_graph import graphfile
 from cadl_graph.compat import tf
-from cadl_graph.datasets import Dataset
-from cadl_graph.train import TrainConfig, load_dataset, train
+from cadl_graph.data import idx
+from cadl_graph.data.datasets import Dataset
+from cadl_graph.export import freeze as export
+from cadl_graph.export import predict
+from cadl_graph.golden import listing as golden
+from cadl_graph.graphs import registry
+from cadl_graph.training import checkpoints
+from cadl_graph.training.loop import TrainConfig, load_dataset, train
 
 ROOT = Path(__file__).resolve().parents[1]
 LOADER = ROOT / "build" / "load_graph"
@@ -48,7 +54,7 @@ def exports(runs, tmp_path_factory):
     for name, train_dir in runs.items():
         path = root / f"{name}.pb"
         signature = export.export(train_dir, path)
-        out[name] = (path, summarize.load_graph_def(path), signature)
+        out[name] = (path, graphfile.load_graph_def(path), signature)
     return out
 
 
@@ -219,12 +225,12 @@ def test_custom_output_nodes_keep_their_names(runs, tmp_path, images):
     signature = export.export(runs["fc_autoencoder"], path,
                               output_nodes=["encoder/layer/3/Relu:0"])
     assert [o["name"] for o in signature["outputs"]] == ["encoder/layer/3/Relu"]
-    graph_def = summarize.load_graph_def(path)
+    graph_def = graphfile.load_graph_def(path)
     codes = predict.run(graph_def, images, output_name="encoder/layer/3/Relu")
     encoder = tmp_path / "enc.pb"
     export.export(runs["fc_autoencoder"], encoder, part="encoder")
     np.testing.assert_array_equal(
-        codes, predict.run(summarize.load_graph_def(encoder), images, output_name="Z"))
+        codes, predict.run(graphfile.load_graph_def(encoder), images, output_name="Z"))
 
 
 def test_leftover_variables_and_unbound_placeholders_are_refused():
@@ -247,8 +253,8 @@ def test_binding_changes_the_export(runs, tmp_path, images):
     export.export(runs["denoising_autoencoder"], clean)
     signature = export.export(runs["denoising_autoencoder"], noisy, bind={"Placeholder": [1.0]})
     assert signature["bound"]["Placeholder"] == [1.0]
-    a = predict.run(summarize.load_graph_def(clean), images)
-    b = predict.run(summarize.load_graph_def(noisy), images)
+    a = predict.run(graphfile.load_graph_def(clean), images)
+    b = predict.run(graphfile.load_graph_def(noisy), images)
     assert np.abs(a - b).max() > 1e-3
 
 
@@ -256,38 +262,38 @@ def test_loading_recognises_what_a_file_is(exports, tmp_path):
     graph_def = exports["linear_classifier"][1]
     text = tmp_path / "g.pbtxt"
     text.write_text(str(graph_def))
-    assert len(summarize.load_graph_def(text).node) == len(graph_def.node)
+    assert len(graphfile.load_graph_def(text).node) == len(graph_def.node)
     garbage = tmp_path / "g.pb"
     garbage.write_bytes(b"\x00\x01\x02 definitely not protobuf \xff\xfe")
-    with pytest.raises(summarize.GraphFileError, match="neither as a binary nor as a text"):
-        summarize.load_graph_def(garbage)
+    with pytest.raises(graphfile.GraphFileError, match="neither as a binary nor as a text"):
+        graphfile.load_graph_def(garbage)
     saved_model = tmp_path / "sm"
     saved_model.mkdir()
     (saved_model / "saved_model.pb").write_bytes(b"")
-    with pytest.raises(summarize.GraphFileError, match="SavedModel"):
-        summarize.load_graph_def(saved_model)
+    with pytest.raises(graphfile.GraphFileError, match="SavedModel"):
+        graphfile.load_graph_def(saved_model)
     with tf.Graph().as_default():
         tf.get_variable("W", [2])
         meta = tf.train.export_meta_graph()
     meta_file = tmp_path / "model.ckpt.meta"
     meta_file.write_bytes(meta.SerializeToString())
-    with pytest.raises(summarize.GraphFileError, match="MetaGraphDef"):
-        summarize.load_graph_def(meta_file)
+    with pytest.raises(graphfile.GraphFileError, match="MetaGraphDef"):
+        graphfile.load_graph_def(meta_file)
 
 
 def test_version_skew_and_bad_feeds_are_reported(exports):
     graph_def = tf.GraphDef()
     graph_def.CopyFrom(exports["linear_classifier"][1])
-    with pytest.raises(summarize.GraphFileError, match="takes shape"):
+    with pytest.raises(graphfile.GraphFileError, match="takes shape"):
         predict.run(graph_def, np.zeros((2, 100), np.float32))
-    with pytest.raises(summarize.GraphFileError, match="takes float32"):
+    with pytest.raises(graphfile.GraphFileError, match="takes float32"):
         predict.run(graph_def, np.zeros((2, 784), np.complex64))
-    with pytest.raises(summarize.GraphFileError, match="node 'Softmax' is not in the graph"):
+    with pytest.raises(graphfile.GraphFileError, match="node 'Softmax' is not in the graph"):
         predict.run(graph_def, np.zeros((2, 784), np.float32), output_name="Softmax")
     graph_def.versions.producer = tf.GRAPH_DEF_VERSION + 100
-    assert "newer TensorFlow" in summarize.check_versions(graph_def)[0][1]
+    assert "newer TensorFlow" in graphfile.check_versions(graph_def)[0][1]
     graph_def.versions.min_consumer = tf.GRAPH_DEF_VERSION + 50
-    with pytest.raises(summarize.GraphFileError, match="needs a TensorFlow"):
+    with pytest.raises(graphfile.GraphFileError, match="needs a TensorFlow"):
         predict.run(graph_def, np.zeros((2, 784), np.float32))
 
 
@@ -308,7 +314,7 @@ def test_scripts_export_summarize_and_refuse_bad_flags(runs, tmp_path, idx_files
     assert "Found 1 possible inputs: (name=X, type=float32, shape=[?,784])" in summary.stdout
     assert "(name=Y)" in summary.stdout and "accuracy " in summary.stdout
     # The counts summarize_graph prints, computed from the file itself.
-    graph_def = summarize.load_graph_def(out)
+    graph_def = graphfile.load_graph_def(out)
     parameters = sum(int(np.prod(tf.make_ndarray(n.attr["value"].tensor).shape))
                      for n in graph_def.node
                      if n.op == "Const" and n.attr["value"].tensor.dtype == tf.float32.as_datatype_enum)

@@ -6,9 +6,11 @@ import hashlib
 import numpy as np
 import pytest
 
-from cadl_graph import classifiers, cluster, golden, registry, vae
-from cadl_graph.batch_norm import batch_norm
 from cadl_graph.compat import tf
+from cadl_graph.golden import listing as golden
+from cadl_graph.graphs import classifiers, registry, vae
+from cadl_graph.graphs.batch_norm import batch_norm
+from cadl_graph.training import cluster
 
 # The course's graphs, then each named variant (the repaired batch norm) of the models it
 # applies to, each in its own golden.

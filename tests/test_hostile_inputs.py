@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cadl_graph import export, idx, sources
-from cadl_graph.datasets import Dataset
-from cadl_graph.train import TrainConfig, load_dataset, train
+from cadl_graph.data import idx, sources
+from cadl_graph.data.datasets import Dataset
+from cadl_graph.export import freeze as export
+from cadl_graph.training.loop import TrainConfig, load_dataset, train
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"

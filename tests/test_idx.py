@@ -4,7 +4,7 @@ import struct
 import numpy as np
 import pytest
 
-from cadl_graph import idx
+from cadl_graph.data import idx
 
 
 def _write(path, data):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cadl_graph import gif, images
-from cadl_graph.utils import montage, montage_filters
+from cadl_graph.viz import gif, images
+from cadl_graph.viz.images import montage, montage_filters
 
 
 def test_montage_grid_shape_borders_and_placement():

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from cadl_graph import golden, registry, renames
+from cadl_graph.golden import listing as golden
+from cadl_graph.graphs import registry
+from cadl_graph.teach import renames
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "lecture.py"
 

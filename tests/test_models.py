@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
-from cadl_graph import golden, registry
 from cadl_graph.compat import tf
-from cadl_graph.datasets import N_CLASSES, N_FEATURES
-from cadl_graph.hparam_types import HparamError
-from cadl_graph.train import load_dataset
+from cadl_graph.data.datasets import N_CLASSES, N_FEATURES
+from cadl_graph.golden import listing as golden
+from cadl_graph.graphs import registry
+from cadl_graph.graphs.hparam_types import HparamError
+from cadl_graph.training.loop import load_dataset
 
 
 def _shape(t):

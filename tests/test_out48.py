@@ -4,7 +4,9 @@ import re
 
 import pytest
 
-from cadl_graph import golden, registry, renames
+from cadl_graph.golden import listing as golden
+from cadl_graph.graphs import registry
+from cadl_graph.teach import renames
 
 OUT48 = golden.GOLDEN_DIR / "lecture" / "out48.txt"
 FORWARD_TYPES = {"Placeholder", "Reshape", "Conv2D", "Relu", "Conv2DBackpropInput",

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cadl_graph import checkpoints, rundir
 from cadl_graph.compat import tf
-from cadl_graph.datasets import Dataset
-from cadl_graph.train import TrainConfig, load_dataset, train
+from cadl_graph.data.datasets import Dataset
+from cadl_graph.training import checkpoints, rundir
+from cadl_graph.training.loop import TrainConfig, load_dataset, train
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train.py"
 # A short fc_autoencoder run that saves every other step, so kills often land mid-save.

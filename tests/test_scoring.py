@@ -5,11 +5,12 @@ import hashlib
 import numpy as np
 import pytest
 
-from cadl_graph import registry, rundir
 from cadl_graph.compat import tf
-from cadl_graph.datasets import Dataset
-from cadl_graph.scoring import Scorer, evaluate
-from cadl_graph.train import TrainConfig, load_dataset, train
+from cadl_graph.data.datasets import Dataset
+from cadl_graph.graphs import registry
+from cadl_graph.training import rundir
+from cadl_graph.training.loop import TrainConfig, load_dataset, train
+from cadl_graph.training.scoring import Scorer, evaluate
 
 
 @pytest.fixture(scope="module")

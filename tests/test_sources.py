@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cadl_graph import idx, sources
+from cadl_graph.data import idx, sources
 
 FETCH = Path(__file__).resolve().parents[1] / "scripts" / "fetch_mnist.py"
 
@@ -166,7 +166,7 @@ def test_fetch_killed_midway_leaves_nothing_that_passes_as_valid(tmp_path, serve
     server.files, server.mode = gz_files, "slow"
     cache = tmp_path / "cache"
     code = (
-        "from cadl_graph import sources; "
+        "from cadl_graph.data import sources; "
         f"sources.fetch_mnist(cache_dir={str(cache)!r}, "
         f"sources=[sources.MirrorSource([{server.url!r}])])"
     )

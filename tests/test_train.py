@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from cadl_graph import golden, registry
 from cadl_graph.compat import tf
-from cadl_graph.datasets import Dataset
-from cadl_graph.rundir import RunFolderError
-from cadl_graph.train import TrainConfig, load_dataset, train
+from cadl_graph.data.datasets import Dataset
+from cadl_graph.golden import listing as golden
+from cadl_graph.graphs import registry
+from cadl_graph.training.loop import TrainConfig, load_dataset, train
+from cadl_graph.training.rundir import RunFolderError
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train.py"
 

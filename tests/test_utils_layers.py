@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from cadl_graph import utils
-from cadl_graph.batch_norm import batch_norm
 from cadl_graph.compat import tf
+from cadl_graph.graphs import layers as utils
+from cadl_graph.graphs.batch_norm import batch_norm
 
 
 def _names(graph):

@@ -1,0 +1,381 @@
+"""Speed of this project's training loop beside a bare graph-mode loop, Keras 3 and PyTorch.
+
+    python scripts/benchmark.py             # make bench: every model, 3 rounds
+    python scripts/benchmark.py --quick     # the linear classifier, 1 round, a few steps
+
+Every figure comes from a fresh process (`scripts/benchmark.py --worker=...`, or for PyTorch
+`python -m cadl_graph.bench.peers` under `--torch_python`), and the implementations take turns
+round by round (A B C A B C ...), so the machine's drift hits them all alike. For each model:
+
+  project       this project's `train()` loop, and scoring through `rundir.restore_model`
+  bare          the registry graph in a plain Session with a feed_dict per step: the floor
+  keras_fit     the same architecture as a Keras 3 model, `fit` (the four lecture models)
+  keras_step    the same Keras model with a custom `tf.function` training step
+  torch         the same architecture in PyTorch, eager (when an interpreter has torch)
+  export_py     the frozen export scored in Python (`predict.run`)
+  export_cpp    the frozen export scored by the C++ loader (`build/load_graph`)
+
+Reported: training and scoring images/s (median, min-max), ratios to the bare loop and to the
+best peer, the share of the machine's measured float32 matmul rate that a figure uses
+(forward FLOPs per image x 3 for training), each process's peak memory, and whether the
+held-out metric improved (nothing is fast because it is broken). For the conv classifier,
+images/s and memory against batch size, training and inference, Python and C++, with a plot.
+"""
+
+import dataclasses
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from cadl_graph import fileio
+from cadl_graph.bench import peers
+from cadl_graph.graphs import registry
+from cadl_graph.viz import figures
+
+TRAINERS = ("project", "bare", "keras_fit", "keras_step", "torch")
+SCORERS = ("export_py", "export_cpp")
+PEERS = ("keras_fit", "keras_step", "torch")
+# Steps per training measurement: a few seconds each on 2 cores.
+STEPS = dict(linear_classifier=3000, conv_classifier=600, fc_autoencoder=1000,
+             conv_autoencoder=800, lecture_sequence=3000, vae=500, conv_vae=120,
+             denoising_autoencoder=500)
+SCALING_MODEL = "conv_classifier"
+SCALING_BATCHES = (1, 10, 50, 100, 500, 1000)
+N_TRAIN, N_TEST = 20000, 2000
+
+
+def machine():
+    """What the figures were measured on: CPU, cores, versions, float32 matmul GFLOP/s."""
+    cpu = platform.processor() or "unknown"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    a = np.random.default_rng(0).standard_normal((2048, 2048), dtype=np.float32)
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        a @ a
+        best = min(best, time.perf_counter() - start)
+    flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
+    return dict(cpu=cpu, cores=os.cpu_count(), avx512="avx512f" in flags,
+                python=platform.python_version(), matmul_gflops=2 * 2048 ** 3 / best / 1e9)
+
+
+def prepare_data(path):
+    """The arrays every implementation trains and scores on, written to `path` (.npz)."""
+    from cadl_graph.training.loop import load_dataset
+    ds = load_dataset("linear_classifier", seed=0)
+    np.savez(path, x=ds.train.images[:N_TRAIN], y=ds.train.labels[:N_TRAIN],
+             test_x=ds.test.images[:N_TEST], test_y=ds.test.labels[:N_TEST], mean=ds.mean())
+    return path
+
+
+class _Arrays:
+    """The benchmark's data as the Dataset interface train() reads (no reshuffle)."""
+
+    def __init__(self, path):
+        from cadl_graph.data.datasets import DatasetSplit
+        data, rng = np.load(path), np.random.default_rng(0)
+        self._mean = data["mean"]
+        self.train = DatasetSplit(data["x"], data["y"], rng)
+        self.test = DatasetSplit(data["test_x"], data["test_y"], rng)
+        self.valid = DatasetSplit(data["x"][:0], data["y"][:0], rng)
+        self.X, self.split = data["x"], (1.0, 0.0, 0.0)
+
+    def mean(self):
+        return self._mean
+
+
+def forward_flops(name):
+    """Multiply-adds x 2 of one image's forward pass (its MatMul and convolution ops)."""
+    from cadl_graph.graphs.model import ancestors
+    total = 0
+    for op in ancestors([registry.build_in_new_graph(name).y]):
+        if op.type == "MatMul":
+            k, n = op.inputs[1].shape.as_list()
+            total += 2 * k * n
+        elif op.type == "Conv2D":  # filter [kh, kw, in, out], output [?, h, w, out]
+            kh, kw, c_in, c_out = op.inputs[1].shape.as_list()
+            _, h, w, _ = op.outputs[0].shape.as_list()
+            total += 2 * h * w * kh * kw * c_in * c_out
+        elif op.type == "Conv2DBackpropInput":  # conv2d_transpose: the conv it reverses
+            kh, kw, c_out, c_in = op.inputs[1].shape.as_list()
+            _, h, w, _ = op.inputs[2].shape.as_list()
+            total += 2 * h * w * kh * kw * c_in * c_out
+    return total
+
+
+def work(impl, model_name, data, steps, batch_size=None, loader="build/load_graph"):
+    """One measurement in this process: {images_per_s, score_images_per_s, before, after,
+    peak_mb} (training implementations) or {score_images_per_s, peak_mb} (exports)."""
+    import tempfile
+
+    bs = batch_size or registry.get(model_name).batch_size
+    ds = _Arrays(data)
+    with tempfile.TemporaryDirectory() as folder:
+        if impl == "project":
+            return _project(model_name, ds, folder, steps, bs)
+        if impl == "bare":
+            return _bare(model_name, ds, steps, bs)
+        return _export(impl, model_name, ds, folder, bs, loader)
+
+
+def _project(model_name, ds, folder, steps, bs):
+    from cadl_graph.training import rundir
+    from cadl_graph.training.loop import TrainConfig, train
+    from cadl_graph.training.scoring import evaluate
+
+    config = TrainConfig(model=model_name, train_dir=folder, batch_size=bs, pictures=False,
+                         save_every_steps=10 ** 9, epochs=10 ** 6)
+    quiet = lambda *a: None  # noqa: E731
+    before = train(dataclasses.replace(config, max_steps=0), ds=ds, out=quiet)
+    after = train(dataclasses.replace(config, max_steps=steps), ds=ds, out=quiet)
+    with rundir.restore_model(folder) as (sess, feeder, _):
+        evaluate(sess, feeder, ds.test)  # warm up
+        start = time.perf_counter()
+        evaluate(sess, feeder, ds.test)
+        score = ds.test.num_examples / (time.perf_counter() - start)
+    return dict(images_per_s=after["steady_images_per_s"], score_images_per_s=score,
+                before=before["test"], after=after["test"], peak_mb=peers.peak_mb())
+
+
+def _bare(model_name, ds, steps, bs):
+    from cadl_graph.compat import tf
+    from cadl_graph.training import kinds
+    from cadl_graph.training.scoring import Feeder, evaluate
+
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.set_random_seed(0)
+        model = registry.build(model_name)
+    mean = ds.mean() if kinds.of(model_name).subtracts_mean else None
+    feeder = Feeder(model, mean)
+    with tf.Session(graph=graph) as sess:
+        sess.run(model.init_op)
+        before = evaluate(sess, feeder, ds.test)
+        done, epoch, start = 0, 0, None
+        while done < steps:
+            for xs, ys in ds.train.next_batch(bs, seed=epoch):
+                sess.run(model.train_op, feeder(xs, ys, train=True))
+                done += 1
+                start = start or time.perf_counter()  # after the first step, as the others
+                if done == steps:
+                    break
+            epoch += 1
+        rate = (steps - 1) * bs / (time.perf_counter() - start)
+        after = evaluate(sess, feeder, ds.test)
+        start = time.perf_counter()
+        evaluate(sess, feeder, ds.test)
+        score = ds.test.num_examples / (time.perf_counter() - start)
+    return dict(images_per_s=rate, score_images_per_s=score, before=before, after=after,
+                peak_mb=peers.peak_mb())
+
+
+def _export(impl, model_name, ds, folder, bs, loader):
+    from cadl_graph.data import idx
+    from cadl_graph.data.datasets import IMAGE_SIZE
+    from cadl_graph.export import freeze as export
+    from cadl_graph.export import predict
+    from cadl_graph.training import kinds
+
+    mean = ds.mean() if kinds.of(model_name).subtracts_mean else None
+    graph_def, _ = export.build_fresh_export(model_name, mean_img=mean)
+    images = ds.test.images
+    if impl == "export_py":  # the same steady state as the C++ loader's: after one batch
+        runner = predict.Runner(graph_def)
+        runner(images[:bs], batch_size=bs)
+        start = time.perf_counter()
+        runner(images[bs:], batch_size=bs)
+        return dict(score_images_per_s=(len(images) - bs) / (time.perf_counter() - start),
+                    peak_mb=peers.peak_mb())
+    pb = Path(folder) / "model.pb"
+    export.write(graph_def, {}, pb)
+    pixels = np.round(images * 255).astype(np.uint8).reshape(len(images), IMAGE_SIZE,
+                                                              IMAGE_SIZE)
+    images_file = fileio.atomic_write_bytes(Path(folder) / "images", idx.encode_idx(pixels))
+    done = subprocess.run([str(loader), f"--graph={pb}", f"--images={images_file}",
+                           f"--batch={bs}", "--rows=0"], capture_output=True, text=True,
+                          check=True)
+    timing = next(line.split() for line in done.stdout.splitlines()
+                  if line.startswith("timing "))
+    return dict(score_images_per_s=float(timing[-2]), peak_mb=float(timing[8]))
+
+
+# --- the orchestra: fresh processes, rounds, the report -----------------------------------
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "benchmark.py"
+
+
+def _spawn(impl, model, data, steps, batch_size, torch_python, loader):
+    """One measurement in a fresh process; its result dict, or {"error": text}."""
+    if impl in PEERS:  # in a process that never imports v1 mode (Keras needs TF2's)
+        request = dict(framework="torch" if impl == "torch" else "keras", model=model,
+                       style=impl.rsplit("_", 1)[-1], data=str(data), steps=steps,
+                       batch_size=batch_size or registry.get(model).batch_size)
+        env = {**os.environ, "PYTHONPATH": str(Path(peers.__file__).resolve().parents[2])}
+        python = torch_python if impl == "torch" else sys.executable
+        command, stdin = [python, "-m", "cadl_graph.bench.peers"], json.dumps(request)
+    else:
+        command = [sys.executable, str(SCRIPT), f"--worker={impl}", f"--model={model}",
+                   f"--data={data}", f"--steps={steps}", f"--loader={loader}"] + \
+                  ([f"--batch_size={batch_size}"] if batch_size else [])
+        env, stdin = None, None
+    done = subprocess.run(command, input=stdin, capture_output=True, text=True, env=env,
+                          check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1]}
+    return json.loads(lines[-1])
+
+
+def implementations(model, torch_python):
+    """The implementations measured for `model`, in the order each round runs them."""
+    names = ["project", "bare"]
+    if model in peers.MODELS:
+        names += ["keras_fit", "keras_step"] + (["torch"] if torch_python else [])
+    return names + list(SCORERS)
+
+
+def run(out_dir, models=None, rounds=3, quick=False, torch_python=None,
+        loader="build/load_graph", out=print):
+    """Measures every implementation of every model; writes RESULTS.md and results.json.
+
+    Returns:
+      the results dict (machine, models: {model: {impl: [measurements]}}, scaling).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    models = list(models or registry.NAMES)
+    data = prepare_data(out_dir / "data.npz")
+    results = dict(machine=machine(), rounds=rounds, quick=quick, models={}, scaling={},
+                   torch=torch_python, flops={m: forward_flops(m) for m in models})
+    for round_i in range(rounds):
+        for model in models:
+            steps = 30 if quick else STEPS[model]
+            for impl in implementations(model, torch_python):
+                result = _spawn(impl, model, data, steps, None, torch_python, loader)
+                results["models"].setdefault(model, {}).setdefault(impl, []).append(result)
+                out(f"round {round_i + 1}/{rounds} {model} {impl}: "
+                    f"{_brief(result)}")
+    if not quick:
+        for bs in SCALING_BATCHES:
+            for impl in ("project", "export_py", "export_cpp"):
+                steps = max(20, min(400, 20000 // bs))
+                result = _spawn(impl, SCALING_MODEL, data, steps, bs, torch_python, loader)
+                results["scaling"].setdefault(impl, {})[bs] = result
+                out(f"scaling {SCALING_MODEL} {impl} batch {bs}: {_brief(result)}")
+    fileio.atomic_write_bytes(out_dir / "results.json",
+                              json.dumps(results, indent=1, default=str).encode())
+    plot = _scaling_plot(results, out_dir / "scaling.png") if results["scaling"] else None
+    fileio.atomic_write_bytes(out_dir / "RESULTS.md", render(results, plot).encode())
+    return results
+
+
+def _brief(result):
+    if "error" in result:
+        return f"failed: {result['error']}"
+    return ", ".join(f"{k} {v:.0f}" if isinstance(v, float) and v > 10 else f"{k} {v}"
+                     for k, v in result.items())
+
+
+def _stats(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return statistics.median(values), min(values), max(values)
+
+
+def _cell(stats):
+    if stats is None:
+        return "-"
+    median, low, high = stats
+    return f"{median:,.0f} ({low:,.0f}-{high:,.0f})"
+
+
+def _improved(model, result):
+    if "before" not in result or result.get("before") is None:
+        return None
+    better = result["after"] > result["before"] if registry.get(model).kind == "classifier" \
+        else result["after"] < result["before"]
+    return better
+
+
+def render(results, plot=None):
+    """RESULTS.md: the machine, then one table per model, then the batch-size scaling."""
+    m = results["machine"]
+    lines = [
+        "# Benchmark: training and scoring images/s",
+        "",
+        f"Measured on {m['cpu']} ({m['cores']} cores, AVX-512 {'yes' if m['avx512'] else 'no'}),"
+        f" Python {m['python']}; float32 matmul {m['matmul_gflops']:.0f} GFLOP/s (numpy, "
+        f"2048x2048, best of 5). {results['rounds']} round(s), one fresh process per figure, "
+        "implementations interleaved; each cell is the median (min-max). Training % of peak: "
+        "3 x forward FLOPs per image x images/s over the matmul rate. PyTorch: "
+        f"{'measured with ' + results['torch'] if results['torch'] else 'not installed, skipped'}.",
+        "",
+    ]
+    for model, by_impl in results["models"].items():
+        flops = results["flops"][model]
+        train = {i: _stats([r.get("images_per_s") for r in rs]) for i, rs in by_impl.items()}
+        score = {i: _stats([r.get("score_images_per_s") for r in rs])
+                 for i, rs in by_impl.items()}
+        bare = train.get("bare")
+        peer_rates = [train[i][0] for i in PEERS if train.get(i)]
+        best_peer = max(peer_rates) if peer_rates else None
+        lines += [f"## {model} ({flops / 1e6:.2f} MFLOPs forward per image)", "",
+                  "| implementation | train images/s | vs bare | vs best peer | % of peak "
+                  "| score images/s | peak MB | held-out metric improved |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for impl, rs in by_impl.items():
+            t = train[impl]
+            ratio = f"{t[0] / bare[0]:.2f}x" if t and bare else "-"
+            vs_peer = f"{t[0] / best_peer:.2f}x" if t and best_peer else "-"
+            peak = (f"{100 * 3 * flops * t[0] / (m['matmul_gflops'] * 1e9):.1f}%"
+                    if t else "-")
+            memory = _stats([r.get("peak_mb") for r in rs])
+            improved = [_improved(model, r) for r in rs if "error" not in r]
+            ok = "-" if not improved or None in improved else (
+                "yes" if all(improved) else "NO")
+            errors = [r["error"] for r in rs if "error" in r]
+            if errors:
+                lines.append(f"| {impl} | failed: {errors[0]} | | | | | | |")
+                continue
+            mb = f"{memory[0]:.0f}" if memory else "-"
+            lines.append(f"| {impl} | {_cell(t)} | {ratio} | {vs_peer} | {peak} | "
+                         f"{_cell(score[impl])} | {mb} | {ok} |")
+        lines.append("")
+    if results["scaling"]:
+        lines += [f"## {SCALING_MODEL}: batch size", "",
+                  "| batch | " + " | ".join(f"{i} images/s (peak MB)" for i in results["scaling"])
+                  + " |", "| --- |" + " --- |" * len(results["scaling"])]
+        for bs in SCALING_BATCHES:
+            cells = []
+            for impl, by_bs in results["scaling"].items():
+                r = by_bs.get(bs, {})
+                rate = r.get("images_per_s") or r.get("score_images_per_s")
+                cells.append("-" if rate is None else f"{rate:,.0f} ({r['peak_mb']:.0f})")
+            lines.append(f"| {bs} | " + " | ".join(cells) + " |")
+        lines += ["", "project = training with this project's loop; export_py / export_cpp = "
+                      "scoring the frozen export from Python / C++.", ""]
+        if plot:
+            lines += [f"![images/s against batch size]({Path(plot).name})", ""]
+    return "\n".join(lines)
+
+
+def _scaling_plot(results, path):
+    series = {impl: [None if "error" in by_bs.get(bs, {"error": 1}) else
+                     by_bs[bs].get("images_per_s") or by_bs[bs].get("score_images_per_s")
+                     for bs in SCALING_BATCHES]
+              for impl, by_bs in results["scaling"].items()}
+    return figures.save_curves(
+        series, path, f"{SCALING_MODEL}: training (project) and scoring (exports)",
+        "images/s", x=list(SCALING_BATCHES), xlabel="batch size", log=True)

@@ -1,0 +1,6 @@
+"""Frozen exports, and what runs them: a checkpoint becomes a GraphDef file.
+
+  freeze     restore, convert variables to constants, check and write the .pb
+  summarize  what a GraphDef holds (TensorFlow's summarize_graph, in Python)
+  predict    run a GraphDef file on images
+"""

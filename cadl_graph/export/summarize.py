@@ -1,0 +1,75 @@
+"""Say what a GraphDef holds: TensorFlow's summarize_graph in Python.
+
+    from cadl_graph import graphfile
+    from cadl_graph.export import summarize
+    graph_def = graphfile.load_graph_def("model.pb")
+    print(summarize.format_summary(summarize.summarize(graph_def)))
+
+Running a loaded graph on images is `cadl_graph.export.predict`.
+"""
+
+import collections
+
+import numpy as np
+
+from cadl_graph import shapes
+from cadl_graph.compat import tf
+
+# Op types that never produce a graph's result: they are sources, sinks or bookkeeping.
+_NOT_OUTPUTS = {"Const", "NoOp", "Placeholder", "Assert", "VariableV2", "Assign", "SaveV2",
+                "RestoreV2"}
+_VARIABLE_TYPES = {"VariableV2", "VarHandleOp", "Variable"}
+
+
+def _attr_shape(node):
+    return shapes.dims(node.attr["shape"].shape) if "shape" in node.attr else None
+
+
+def summarize(graph_def):
+    """What summarize_graph reports.
+
+    Returns:
+      dict: inputs [(name, dtype, shape)], outputs [names], variables [names],
+      op_counts Counter, const_parameters (elements in float constants), control_edges,
+      versions (producer, min_consumer), nodes.
+    """
+    consumed = set()
+    control_edges = 0
+    for node in graph_def.node:
+        for name in node.input:
+            control_edges += name.startswith("^")
+            consumed.add(name.lstrip("^").split(":")[0])
+    inputs = [(n.name, tf.as_dtype(n.attr["dtype"].type).name, _attr_shape(n))
+              for n in graph_def.node if n.op == "Placeholder"]
+    outputs = [n.name for n in graph_def.node
+               if n.name not in consumed and n.op not in _NOT_OUTPUTS]
+    parameters = 0
+    for n in graph_def.node:
+        if n.op == "Const" and n.attr["value"].tensor.dtype in (tf.float32.as_datatype_enum,
+                                                                tf.float64.as_datatype_enum):
+            dims = [d.size for d in n.attr["value"].tensor.tensor_shape.dim]
+            parameters += int(np.prod(dims)) if dims else 1
+    return dict(
+        inputs=inputs, outputs=outputs, nodes=len(graph_def.node),
+        variables=[n.name for n in graph_def.node if n.op in _VARIABLE_TYPES],
+        op_counts=collections.Counter(n.op for n in graph_def.node),
+        const_parameters=parameters, control_edges=control_edges,
+        versions=(graph_def.versions.producer, graph_def.versions.min_consumer))
+
+
+def format_summary(summary):
+    lines = [f"Found {len(summary['inputs'])} possible inputs: " + " ".join(
+        f"(name={n}, type={t}, shape={shapes.text(s)})" for n, t, s in summary["inputs"])]
+    lines.append(f"Found {len(summary['outputs'])} possible outputs: " + " ".join(
+        f"(name={n})" for n in summary["outputs"]))
+    lines.append(f"Found {summary['const_parameters']} const parameters, "
+                 f"{len(summary['variables'])} variables, and {summary['control_edges']} "
+                 "control edges")
+    if summary["variables"]:
+        lines.append("Variables left (not frozen): " + ", ".join(summary["variables"]))
+    producer, min_consumer = summary["versions"]
+    lines.append(f"GraphDef versions: producer {producer}, min_consumer {min_consumer}; "
+                 f"{summary['nodes']} nodes")
+    lines.append("Op types used: " + ", ".join(
+        f"{count} {op}" for op, count in summary["op_counts"].most_common()))
+    return "\n".join(lines)

@@ -1,0 +1,83 @@
+"""A pytest plugin that pins a TF1 graph in a golden file: installed with cadl_graph.
+
+`pip install cadl_graph` registers it (entry point `pytest11`), so any project can write:
+
+    import tensorflow.compat.v1 as tf
+
+    def test_my_graph(graph_golden):
+        with tf.Graph().as_default() as graph:
+            build_my_model()                      # placeholders, variables, minimize, ...
+        graph_golden.check(graph, "goldens/my_model.ops.txt")
+
+The path is relative to the test file. The first run fails and says how to create the golden:
+`pytest --update-goldens` writes every golden the run checks (review them, then commit).
+From then on any change to an op's name, type, output shapes, inputs, defining attributes or
+small constant values fails with the differences listed by scope. `check` also takes a
+GraphDef (a frozen `.pb` loaded with `cadl_graph.export.graphfile.load_graph_def`), and `opaque=` names
+constants whose values are results (trained weights) to pin by dtype and shape only.
+
+TensorFlow is imported only when a test calls `check`, so the plugin costs nothing elsewhere.
+"""
+
+from pathlib import Path
+
+import pytest
+
+UPDATE_FLAG = "--update-goldens"
+
+
+def pytest_addoption(parser):
+    parser.getgroup("cadl_graph").addoption(
+        UPDATE_FLAG, action="store_true", default=False,
+        help="rewrite the golden files the tests check from the graphs built now "
+             "(then review them with git diff)")
+
+
+@pytest.fixture(scope="session")
+def update_goldens(request):
+    """True when the run was asked to rewrite goldens (`pytest --update-goldens`)."""
+    return request.config.getoption(UPDATE_FLAG)
+
+
+class GraphGolden:
+    """Checks graphs against golden files next to a test (see the module docstring)."""
+
+    def __init__(self, base_dir, update, regenerate):
+        self.base_dir = Path(base_dir)
+        self.update = update
+        self.regenerate = regenerate
+        self.written = []
+
+    def check(self, graph, path, title=None, opaque=(), hparams=None):
+        """Compares `graph` (a tf.Graph or GraphDef) with the golden at `path`; fails the test
+        with the differences, or rewrites the file under --update-goldens."""
+        from cadl_graph.compat import tf
+        from cadl_graph.golden import listing as golden  # imports TensorFlow
+
+        lines = (golden.op_lines(graph, opaque) if isinstance(graph, tf.Graph)
+                 else golden.graph_def_lines(graph, opaque))
+        path = self.base_dir / path
+        if self.update:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            golden.write(path, golden.render(title or path.stem.split(".")[0], hparams or {},
+                                             lines, regenerate=self.regenerate))
+            self.written.append(path)
+            return
+        problem = golden.compare(path, lines, regenerate=self.regenerate)
+        if problem:
+            pytest.fail(problem, pytrace=False)
+
+
+@pytest.fixture
+def graph_golden(request, update_goldens):
+    """A GraphGolden whose relative paths start at the test file's folder."""
+    return GraphGolden(Path(str(request.fspath)).parent, update_goldens,
+                       f"pytest {UPDATE_FLAG}")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    del exitstatus
+    if config.getoption(UPDATE_FLAG):
+        terminalreporter.write_line(
+            "Goldens rewritten: review every changed line (git diff) and say why in the "
+            "commit message.", yellow=True)

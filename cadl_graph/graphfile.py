@@ -1,0 +1,130 @@
+"""Graph files from anywhere: read a GraphDef strictly, check its versions, find a tensor.
+
+    from cadl_graph import graphfile
+    graph_def = graphfile.load_graph_def("model.pb")       # binary or text
+    problems = graphfile.check_versions(graph_def)          # [(fatal, message)]
+
+Loading is strict about what a file is: a binary GraphDef, a text one, or something this
+module recognises and explains (a SavedModel, a Saver's `.meta`, a checkpoint). Reading a file
+runs nothing in it; running a loaded graph is `cadl_graph.export.predict`.
+"""
+
+from pathlib import Path
+
+from google.protobuf import message, text_format
+
+from cadl_graph.compat import tf
+from cadl_graph.errors import Error
+
+
+class GraphFileError(Error, ValueError):
+    """A file is not a loadable GraphDef, or a graph cannot run as asked."""
+
+
+def load_graph_def(path, meta_graphs=False):
+    """Reads a GraphDef from a binary (tried first) or text protobuf file.
+
+    Args:
+      meta_graphs: also accept a Saver's `.meta` (a MetaGraphDef) and return its graph, which
+        still has its variables (fine for comparing structure, not for running).
+
+    Raises:
+      GraphFileError: missing file, a SavedModel folder, a `.meta` MetaGraphDef (unless
+        `meta_graphs`), a checkpoint, or bytes that are neither kind of GraphDef.
+    """
+    path = Path(path)
+    if path.is_dir():
+        hint = (" It is a SavedModel folder (saved_model.pb); load it with "
+                "tf.saved_model.loader.load, or freeze a checkpoint with "
+                "scripts/export_graph.py." if (path / "saved_model.pb").exists() else "")
+        raise GraphFileError(f"{path} is a folder, not a GraphDef file.{hint}")
+    if not path.is_file():
+        raise GraphFileError(f"graph file {path} does not exist")
+    if path.suffix == ".index" or ".data-" in path.name:
+        raise GraphFileError(f"{path} is part of a checkpoint (variables only, no graph); "
+                             "freeze it first with scripts/export_graph.py")
+    data = path.read_bytes()
+    if meta_graphs and _parses_as(tf.MetaGraphDef, data, "graph_def"):
+        return tf.MetaGraphDef.FromString(data).graph_def
+    if path.suffix == ".meta" or _parses_as(tf.MetaGraphDef, data, "graph_def"):
+        raise GraphFileError(f"{path} is a MetaGraphDef (a Saver's .meta): its graph still "
+                             "has variables. Freeze the checkpoint with scripts/export_graph.py")
+    if path.name == "saved_model.pb":
+        raise GraphFileError(f"{path} is a SavedModel's graph; load the folder "
+                             f"{path.parent} with tf.saved_model, or freeze a checkpoint with "
+                             "scripts/export_graph.py")
+    graph_def = tf.GraphDef()
+    try:
+        graph_def.ParseFromString(data)
+        if _plausible(graph_def):
+            return graph_def
+    except message.DecodeError:
+        pass
+    try:
+        graph_def = text_format.Parse(data.decode("utf-8"), tf.GraphDef())
+        if _plausible(graph_def):
+            return graph_def
+    except (text_format.ParseError, UnicodeDecodeError):
+        pass
+    raise GraphFileError(f"{path} ({len(data)} bytes) parses neither as a binary nor as a "
+                         "text GraphDef")
+
+
+def _parses_as(proto_type, data, field):
+    proto = proto_type()
+    try:
+        proto.ParseFromString(data)
+    except message.DecodeError:
+        return False
+    return proto.HasField(field) and _plausible(getattr(proto, field))
+
+
+def _plausible(graph_def):
+    return len(graph_def.node) > 0 and all(n.name and n.op for n in graph_def.node)
+
+
+def check_versions(graph_def):
+    """Problems with the GraphDef's versions for this TensorFlow, as (fatal, message) pairs."""
+    versions, problems = graph_def.versions, []
+    if versions.producer == 0:
+        problems.append((False, "the graph records no producer version (TF2's "
+                                "convert_variables_to_constants clears it); version skew "
+                                "cannot be detected"))
+    elif versions.producer > tf.GRAPH_DEF_VERSION:
+        problems.append((False, f"the graph was made by a newer TensorFlow (producer "
+                                f"{versions.producer} > {tf.GRAPH_DEF_VERSION}); ops may be "
+                                "unknown here"))
+    elif versions.producer < tf.GRAPH_DEF_VERSION_MIN_PRODUCER:
+        problems.append((True, f"the graph is too old for this TensorFlow (producer "
+                               f"{versions.producer} < {tf.GRAPH_DEF_VERSION_MIN_PRODUCER})"))
+    if versions.min_consumer > tf.GRAPH_DEF_VERSION:
+        problems.append((True, f"the graph needs a TensorFlow whose GraphDef version is at "
+                               f"least {versions.min_consumer}; this one is "
+                               f"{tf.GRAPH_DEF_VERSION}"))
+    return problems
+
+
+def tensor_named(graph, name, not_found, error=GraphFileError, check_op=None):
+    """The tensor that `name` ("op" or "op:index") means in `graph`.
+
+    Args:
+      not_found: called with the op name when the graph has no such op; returns the message.
+      error: the exception class raised.
+      check_op: called with the op before its outputs are looked at (it raises to refuse it).
+
+    Raises:
+      error: no such op, an op without outputs, or an index the op's outputs do not have.
+    """
+    op_name, _, index = name.partition(":")
+    try:
+        op = graph.get_operation_by_name(op_name)
+    except KeyError:
+        raise error(not_found(op_name)) from None
+    if check_op is not None:
+        check_op(op)
+    if not op.outputs:
+        raise error(f"node {op_name} ({op.type}) has no outputs; name one that computes a value")
+    if index and (not index.isdigit() or int(index) >= len(op.outputs)):
+        raise error(f"node {op_name} has {len(op.outputs)} output(s) (:0 to "
+                    f":{len(op.outputs) - 1}); {name!r} is not one of them")
+    return op.outputs[int(index or 0)]

@@ -1,0 +1,311 @@
+"""Training one registry model across processes, on TensorFlow's own distributed runtime.
+
+A cluster has `ps` tasks, which hold the variables, and `worker` tasks, which compute: the
+TF1 gRPC runtime these graphs were made for (`tf.distribute.Server`, a `ClusterSpec`,
+`replica_device_setter`, `MonitoredSession`, `SyncReplicasOptimizer`), not `tf.distribute`
+strategies, which turn the variables into resource variables and change the graph.
+
+    ps task:      serve(cluster)          holds the variables until every worker is done
+    worker task:  train(cluster, config)  trains on its own shard of the train split
+
+Every variable (and its Adam slots) is placed on `/job:ps/task:k`, the compute on
+`/job:worker/task:i` (`scripts/dump_graph.py --cluster_workers=2` shows it); the model's own
+ops are the registry graph's, in the same order, so the checkpoint the chief (worker 0) writes
+has the single-process variable names: scoring, resuming a single-process run and exporting
+all read it unchanged. Asynchronous by default: each worker applies its own gradients (a run
+may overshoot the last step by up to workers - 1). `sync=True` wraps Adam in a
+SyncReplicasOptimizer that averages one gradient from every worker per step (its own graph,
+pinned by `golden/<model>.sync_replicas.ops.txt`).
+
+What the runtime needs, and is done here: a ps never returns from `join()`, so it waits on a
+shared queue that every worker enqueues to when it is done; each worker filters its devices to
+the ps tasks and itself, so a surviving worker does not hang on a dead one; a non-chief
+re-checks the chief's initialisation every half second, not every 30; the chief's Saver runs
+on the chief, so `checkpoint_dir` must be writable by worker 0 (not by the ps); gRPC listens
+on every interface of each host, so run clusters on trusted networks.
+"""
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from cadl_graph.compat import tf
+from cadl_graph.data.datasets import DatasetSplit
+from cadl_graph.errors import ConfigError
+from cadl_graph.graphs import registry
+from cadl_graph.graphs.model import minimizing_with
+from cadl_graph.training import kinds, rundir
+from cadl_graph.training.scoring import Feeder, evaluate
+
+DONE_QUEUE = "cadl_graph_done"
+WAIT_FOR_CHIEF_S = 0.5   # how often a non-chief worker checks that the chief initialised
+MAX_WAIT_S = 600         # ... and for how long, before it gives up
+STOP_GRACE_S = 2         # how long a stopping session waits for its queue-runner threads
+
+
+class ClusterError(ConfigError):
+    """A cluster description cannot work (bad hosts, task index, job name)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Cluster:
+    """This process's place in a cluster.
+
+    Attributes:
+      ps, workers: host:port of every ps and worker task.
+      job: "ps" or "worker"; task: this process's index in its job.
+      sync: average the workers' gradients each step (SyncReplicasOptimizer).
+    """
+
+    ps: tuple
+    workers: tuple
+    job: str
+    task: int
+    sync: bool = False
+
+    def __post_init__(self):
+        if not self.ps or not self.workers:
+            raise ClusterError("a cluster needs at least one ps and one worker host "
+                               "(--ps_hosts=host:port,... --worker_hosts=host:port,...)")
+        for host in (*self.ps, *self.workers):
+            name, _, port = host.rpartition(":")
+            if not name or not port.isdigit():
+                raise ClusterError(f"{host!r} is not host:port")
+        if self.job not in ("ps", "worker"):
+            raise ClusterError(f"--job_name must be ps or worker, got {self.job!r}")
+        hosts = self.ps if self.job == "ps" else self.workers
+        if not 0 <= self.task < len(hosts):
+            raise ClusterError(f"--task_index={self.task}: the {self.job} job has "
+                               f"{len(hosts)} task(s), 0 to {len(hosts) - 1}")
+
+    @classmethod
+    def from_tf_config(cls, sync=False, environ=None):
+        """The cluster that $TF_CONFIG describes (as Kubernetes operators set it), read by
+        TensorFlow's own resolver."""
+        environ = os.environ if environ is None else environ
+        try:
+            config = json.loads(environ["TF_CONFIG"])
+            resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+            spec = resolver.cluster_spec().as_dict()
+            return cls(tuple(spec.get("ps", ())), tuple(spec.get("worker", ())),
+                       config["task"]["type"], int(config["task"]["index"]), sync)
+        except (KeyError, ValueError, TypeError) as e:
+            raise ClusterError(f"$TF_CONFIG does not describe a ps/worker cluster and this "
+                               f"task ({e}); it needs cluster.ps, cluster.worker and "
+                               "task.type/task.index") from None
+
+    @property
+    def chief(self):
+        return self.job == "worker" and self.task == 0
+
+    def spec(self):
+        return tf.train.ClusterSpec({"ps": list(self.ps), "worker": list(self.workers)})
+
+    def describe(self):
+        return dict(ps=list(self.ps), workers=list(self.workers), sync=self.sync)
+
+    def session_config(self):
+        # Only the ps tasks and this task: a dead peer worker must not stall this one.
+        return tf.ConfigProto(device_filters=["/job:ps", f"/job:{self.job}/task:{self.task}"])
+
+
+def _done_queue(ps_index, workers):
+    """The queue on ps task `ps_index` that each worker enqueues to when it is done."""
+    with tf.device(f"/job:ps/task:{ps_index}"):
+        return tf.FIFOQueue(workers, tf.int32, shared_name=f"{DONE_QUEUE}_{ps_index}",
+                            name=f"done_queue_{ps_index}")
+
+
+def serve(cluster, out=print):
+    """Runs a ps task until every worker has said it is done."""
+    server = tf.distribute.Server(cluster.spec(), job_name="ps", task_index=cluster.task,
+                                  config=cluster.session_config())
+    out(f"ps task {cluster.task} serving at {cluster.ps[cluster.task]}")
+    with tf.Graph().as_default():
+        dequeue = _done_queue(cluster.task, len(cluster.workers)).dequeue()
+        with tf.Session(server.target, config=cluster.session_config()) as sess:
+            for i in range(len(cluster.workers)):
+                sess.run(dequeue)
+                out(f"ps task {cluster.task}: {i + 1} of {len(cluster.workers)} workers done")
+
+
+def shard(split, cluster):
+    """Worker `cluster.task`'s share of a split: every n-th example from its index."""
+    rows = slice(cluster.task, None, len(cluster.workers))
+    labels = None if split.labels is None else split.labels[rows]
+    return DatasetSplit(split.images[rows], labels, np.random.default_rng(cluster.task))
+
+
+class _WaitForChief(tf.train.SessionCreator):
+    """A non-chief worker's session: wait until the chief has initialised the variables,
+    checking every WAIT_FOR_CHIEF_S (MonitoredTrainingSession waits 30 s between checks)."""
+
+    def __init__(self, scaffold, master, config):
+        self.scaffold, self.master, self.config = scaffold, master, config
+
+    def create_session(self):
+        self.scaffold.finalize()
+        manager = tf.train.SessionManager(
+            local_init_op=self.scaffold.local_init_op, ready_op=self.scaffold.ready_op,
+            ready_for_local_init_op=self.scaffold.ready_for_local_init_op,
+            graph=tf.get_default_graph(), recovery_wait_secs=WAIT_FOR_CHIEF_S)
+        return manager.wait_for_session(self.master, config=self.config,
+                                        max_wait_secs=MAX_WAIT_S)
+
+
+@contextlib.contextmanager
+def _token_thread_stops_quietly():
+    """While the block runs, the chief's sync-token thread, which TensorFlow starts with no
+    coordinator, may end by the session's close without printing a traceback: that is how it
+    stops. Any other thread's exception is reported as usual."""
+    previous = threading.excepthook
+
+    def hook(args):
+        if not (args.thread is not None and args.thread.name.startswith(
+                "QueueRunnerThread-sync_token_q") and
+                issubclass(args.exc_type, tf.errors.CancelledError)):
+            previous(args)
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        for thread in threading.enumerate():  # let them end under the hook
+            if thread.name.startswith("QueueRunnerThread-sync_token_q"):
+                thread.join(timeout=STOP_GRACE_S)
+        threading.excepthook = previous
+
+
+def _build(cluster, name, hparams, seed):
+    """The registry graph placed on the cluster; returns (graph, model, train_op, global
+    step, sync optimizer or None, done enqueue ops)."""
+    graph, holder = tf.Graph(), {}
+
+    def sync_minimize(optimizer, cost):
+        holder["sync"] = tf.train.SyncReplicasOptimizer(
+            optimizer, replicas_to_aggregate=len(cluster.workers),
+            total_num_replicas=len(cluster.workers))
+        train_op = holder["sync"].minimize(cost,
+                                           global_step=tf.train.get_or_create_global_step())
+        # A tensor TensorFlow makes for its session hook, and warns about when no session uses it.
+        getattr(holder["sync"].ready_for_local_init_op, "mark_used", lambda: None)()
+        return train_op
+
+    with graph.as_default():
+        tf.set_random_seed(seed)
+        placement = tf.train.replica_device_setter(
+            worker_device=f"/job:worker/task:{cluster.task}", cluster=cluster.spec())
+        with tf.device(placement), minimizing_with(sync_minimize if cluster.sync else None):
+            model = registry.build(name, **hparams)
+            global_step = tf.train.get_or_create_global_step()
+            train_op = model.train_op if cluster.sync else \
+                tf.group(model.train_op, tf.assign_add(global_step, 1))
+        done = [_done_queue(i, len(cluster.workers)).enqueue(1) for i in range(len(cluster.ps))]
+    return graph, model, train_op, global_step, holder.get("sync"), done
+
+
+def placed_graph(name, workers=2, ps=1, sync=False, task=0):
+    """Registry model `name` as worker `task` of a cluster builds it (no servers needed):
+    (graph, model). For looking at placement and at the sync variant's ops."""
+    hosts = [f"localhost:{2222 + i}" for i in range(ps + workers)]
+    task = Cluster(tuple(hosts[:ps]), tuple(hosts[ps:]), "worker", task, sync)
+    graph, model, *_ = _build(task, name, registry.hparams(name), seed=0)
+    return graph, model
+
+
+def train(cluster, config, ds, out=print):
+    """Trains `config.model` as worker `cluster.task`; the chief also checkpoints, then scores
+    and draws (the kind's pictures; per-epoch reconstructions are a single-process run's).
+
+    Args:
+      config: a resolved `train.TrainConfig` (epochs, batch size, train_dir, ...).
+      ds: the Dataset; this worker trains on its shard of `ds.train`.
+
+    Returns:
+      dict: steps (the global step reached), images_per_s of this worker, and for the chief
+      test (accuracy or cost) and test_metric.
+    """
+    kind = kinds.of(config.model)
+    hparams = registry.hparams(config.model, **config.hparams)
+    folder = Path(config.train_dir)
+    if cluster.chief:
+        folder.mkdir(parents=True, exist_ok=True)
+        rundir.claim(folder, dict(model=config.model, hparams=hparams,
+                                  batch_size=config.batch_size, seed=config.seed,
+                                  epochs=config.epochs, split=list(ds.split),
+                                  cluster=cluster.describe()))
+    server = tf.distribute.Server(cluster.spec(), job_name="worker", task_index=cluster.task,
+                                  config=cluster.session_config())
+    graph, model, train_op, global_step, sync, done = _build(
+        cluster, config.model, hparams, config.seed)
+    mean_img = ds.mean() if kind.subtracts_mean else None
+    if cluster.chief and mean_img is not None:
+        rundir.save_mean(folder, mean_img)
+    total = config.epochs * math.ceil(ds.train.num_examples / config.batch_size)
+    if config.max_steps is not None:
+        total = min(total, config.max_steps)
+    split = shard(ds.train, cluster)
+    feeder = Feeder(model, mean_img)
+    with graph.as_default():
+        with tf.device(f"/job:worker/task:{cluster.task}"):  # the chief writes the files
+            saver = tf.train.Saver(max_to_keep=config.keep_checkpoints, save_relative_paths=True)
+        scaffold = tf.train.Scaffold(saver=saver)
+        hooks = [tf.train.StopAtStepHook(last_step=total)]
+        if sync is not None:
+            hooks.append(sync.make_session_run_hook(cluster.chief))
+        if cluster.chief:
+            hooks.append(tf.train.CheckpointSaverHook(
+                str(folder), save_steps=config.save_every_steps, scaffold=scaffold,
+                checkpoint_basename=rundir.CHECKPOINT_NAME))
+            creator = tf.train.ChiefSessionCreator(scaffold, master=server.target,
+                                                   config=cluster.session_config(),
+                                                   checkpoint_dir=str(folder))
+        else:
+            creator = _WaitForChief(scaffold, server.target, cluster.session_config())
+        images, started, epoch = 0, None, 0
+        # The sync optimizer's token thread stays blocked when training stops: give it a
+        # moment, then close the session under it (MonitoredSession waits 120 s by default).
+        with _token_thread_stops_quietly(), tf.train.MonitoredSession(
+                session_creator=creator, hooks=hooks,
+                stop_grace_period_secs=STOP_GRACE_S) as sess:
+            step = sess.run(global_step)
+            out(f"worker {cluster.task}: starting at global step {step}/{total}")
+            while not sess.should_stop():
+                order = split.order(seed=[config.seed, cluster.task, epoch])
+                for start in range(0, len(order), config.batch_size):
+                    idx = order[start:start + config.batch_size]
+                    feed = feeder(split.images[idx], None if split.labels is None
+                                  else split.labels[idx], train=True)
+                    sess.run(train_op, feed)
+                    images += len(idx)
+                    started = started or time.monotonic()
+                    if sess.should_stop():
+                        break
+                epoch += 1
+        seconds = time.monotonic() - started if started else 0.0
+        first = step
+        with tf.Session(server.target, config=cluster.session_config()) as sess:
+            step = int(sess.run(global_step))
+            sess.run(done)
+    rate = images / seconds if seconds else None
+    step_rate = (step - first) / seconds if seconds else None
+    out(f"worker {cluster.task}: done at global step {step}, {rate or 0:.0f} images/s on this "
+        f"worker, {step_rate or 0:.1f} global steps/s")
+    result = dict(steps=step, images_per_s=rate, global_steps_per_s=step_rate)
+    if cluster.chief:  # scores and draws from the checkpoint, as a single-process run would
+        with rundir.restore_model(folder) as (scoring, scoring_feeder, saved):
+            test = evaluate(scoring, scoring_feeder, ds.test)
+            pictures = kind.draw(scoring, scoring_feeder, ds, folder / rundir.PICTURES) \
+                if config.pictures else {}
+        metric = "test_accuracy" if model.accuracy is not None else "test_cost"
+        if test is not None:
+            out(f"{config.model}: {metric.replace('_', ' ')} {test:.6f} on "
+                f"{ds.test.num_examples} held-out images ({Path(saved.prefix).name})")
+        result.update(test=test, test_metric=metric, checkpoint=saved.prefix, pictures=pictures)
+    return result

@@ -1,0 +1,248 @@
+"""A training run's folder: what it holds, how it is read back, and who may write to it.
+
+    <train_dir>/
+      run.json                  what the run is: model, hparams, batch_size, seed, epochs, split
+      input_mean.npy            tied autoencoders: the mean image subtracted from every input
+      history.json              one record per finished epoch, kept across resumes
+      checkpoint                TensorFlow's state file (relative paths, so the folder moves)
+      model.ckpt-<step>.index   Saver checkpoints (and .data-00000-of-00001)
+      pictures/                 reconstructions per epoch, weights, manifolds
+      .lock                     locked by the process training here; holds its PID
+
+Promises kept here and in `cadl_graph.training.checkpoints`:
+- every file is written atomically (`cadl_graph.fileio`), and what an interrupted write left
+  (`.<name>.tmp-*`, TensorFlow's `*.tempstate*` and `checkpoint.tmp*`) is removed, and said
+  to be, when the next run takes the folder;
+- one trainer at a time: `lock` takes an exclusive `flock` on `.lock` (the kernel drops it
+  when the holder dies, even by SIGKILL, so it never goes stale) and refuses a second trainer
+  with the holder's PID;
+- a folder holds one run: `claim` refuses a run.json of another model or recipe;
+- nothing is read back silently wrong: a damaged run.json, history or mean image is an error
+  that names the file.
+"""
+
+import contextlib
+import dataclasses
+import errno
+import fcntl
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from cadl_graph import fileio
+from cadl_graph.errors import Error
+from cadl_graph.training import checkpoints, kinds
+from cadl_graph.training.scoring import Scorer
+
+log = logging.getLogger(__name__)
+
+RUN_FILE = "run.json"
+HISTORY_FILE = "history.json"
+MEAN_FILE = "input_mean.npy"
+LOCK_FILE = ".lock"
+CHECKPOINT_NAME = "model.ckpt"
+PICTURES = "pictures"
+# What a run must agree on to resume a folder's checkpoints.
+IDENTITY = ("model", "hparams", "batch_size", "seed")
+# Files that only an interrupted write leaves: ours, TensorFlow's bundle writer's, and its
+# state-file writer's.
+LEFTOVERS = (f"*{fileio.TEMP_MARKER}*", "*.tempstate*", f"{checkpoints.STATE_FILE}.tmp*")
+
+
+class RunFolderError(Error, RuntimeError):
+    """A run folder cannot be used as asked (another run's, in use, or damaged)."""
+
+
+def _read_json(path, what):
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise RunFolderError(f"{path} is not valid JSON ({e}); it is the {what}. Restore it, or "
+                             "use another --train_dir") from None
+
+
+def read_run(folder):
+    """The run.json in `folder` as a dict, or None when there is none.
+
+    Raises:
+      RunFolderError: run.json is damaged.
+    """
+    run = _read_json(Path(folder) / RUN_FILE, "run's description")
+    if run is not None and not (isinstance(run, dict) and all(k in run for k in IDENTITY)):
+        raise RunFolderError(f"{Path(folder) / RUN_FILE} lacks one of {', '.join(IDENTITY)}; "
+                             "restore it, or use another --train_dir")
+    return run
+
+
+def claim(folder, run):
+    """Writes run.json for `run`, refusing a folder that holds a different run.
+
+    Raises:
+      RunFolderError: the saved run differs in model, hyperparameters, batch size or seed.
+    """
+    saved = read_run(folder)
+    if saved is not None:
+        differs = [f"{k}: saved {saved.get(k)!r}, now {run[k]!r}" for k in IDENTITY
+                   if saved.get(k) != run[k]]
+        if differs:
+            raise RunFolderError(
+                f"{folder} holds a run that differs from this one, so its checkpoints cannot "
+                "be resumed:\n  " + "\n  ".join(differs) +
+                "\nUse another --train_dir, or the same flags as the saved run.")
+    fileio.atomic_write_bytes(Path(folder) / RUN_FILE,
+                              json.dumps(run, indent=2, sort_keys=True).encode())
+
+
+def save_mean(folder, mean_img):
+    with fileio.atomic_path(Path(folder) / MEAN_FILE) as tmp:
+        np.save(tmp, np.asarray(mean_img, np.float32))
+
+
+def load_mean(folder):
+    """The mean image float32 [784] saved in `folder`.
+
+    Raises:
+      RunFolderError: missing or damaged.
+    """
+    path = Path(folder) / MEAN_FILE
+    try:
+        mean = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise RunFolderError(f"{path} is missing: the autoencoder was trained on x - mean_img "
+                             "and scoring or exporting it needs that mean") from None
+    except (ValueError, OSError, EOFError) as e:
+        raise RunFolderError(f"{path} is damaged ({e}); rerun the training command to write "
+                             "it again") from None
+    if mean.dtype != np.float32 or mean.ndim != 1:
+        raise RunFolderError(f"{path} holds {mean.dtype} {list(mean.shape)}, not a float32 "
+                             "image vector; rerun the training command to write it again")
+    return mean
+
+
+def load_history(folder):
+    """The per-epoch records in `folder` (empty when none yet).
+
+    Raises:
+      RunFolderError: history.json is damaged.
+    """
+    history = _read_json(Path(folder) / HISTORY_FILE, "per-epoch history")
+    if history is not None and not isinstance(history, list):
+        raise RunFolderError(f"{Path(folder) / HISTORY_FILE} is not a list of epoch records; "
+                             "restore it, or use another --train_dir")
+    return history or []
+
+
+def save_history(folder, history):
+    fileio.atomic_write_bytes(Path(folder) / HISTORY_FILE, json.dumps(history, indent=1).encode())
+
+
+def clean_leftovers(folder):
+    """Removes what interrupted writes left in `folder` and its subfolders; returns the paths."""
+    removed = []
+    for pattern in LEFTOVERS:
+        for path in sorted(Path(folder).rglob(pattern)):
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+@contextlib.contextmanager
+def lock(folder):
+    """Holds the folder's exclusive lock while the block runs.
+
+    Raises:
+      RunFolderError: another process holds it (the message gives its PID).
+    """
+    path = Path(folder) / LOCK_FILE
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise RunFolderError(
+                f"{folder} is in use by another training process (PID {holder}); wait for it "
+                "to finish, or use another --train_dir") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@dataclasses.dataclass(frozen=True)
+class SavedRun:
+    """A finished or interrupted run, as its folder describes it.
+
+    Attributes:
+      prefix: the checkpoint to use (the newest intact one, or the one asked for).
+      model, hparams, seed: from run.json.
+      mean_img: float32 [784] for models fed `x - mean_img`, else None.
+    """
+
+    prefix: str
+    model: str
+    hparams: dict
+    seed: int
+    mean_img: Optional[np.ndarray]
+
+
+def open_run(checkpoint):
+    """Reads the run that saved `checkpoint` (a prefix, or a train folder).
+
+    Raises:
+      checkpoints.CheckpointError: no usable checkpoint there.
+      RunFolderError: no run.json beside it, or a damaged one (or a damaged mean image).
+    """
+    prefix = checkpoints.resolve(checkpoint)
+    run = read_run(Path(prefix).parent)
+    if run is None:
+        raise RunFolderError(f"no {RUN_FILE} beside {prefix} says which model it holds")
+    return saved_run(prefix, run)
+
+
+def saved_run(prefix, run):
+    """The SavedRun of checkpoint `prefix` and the run.json `run` beside it.
+
+    Raises:
+      RunFolderError: the mean image the model needs is missing or damaged.
+    """
+    folder = Path(prefix).parent
+    mean = load_mean(folder) if kinds.of(run["model"]).subtracts_mean else None
+    return SavedRun(prefix=prefix, model=run["model"], hparams=run["hparams"],
+                    seed=run["seed"], mean_img=mean)
+
+
+@contextlib.contextmanager
+def restore_model(checkpoint):
+    """A saved run's model rebuilt and restored for scoring, in a fresh inference graph.
+
+        with rundir.restore_model("runs/lecture/conv_classifier") as (sess, feeder, run):
+            accuracy = scoring.evaluate(sess, feeder, ds.test)
+
+    Yields:
+      (session, `scoring.Feeder` of the restored model, SavedRun).
+
+    Raises:
+      as `open_run`, and CheckpointError when the checkpoint does not fit its run.json.
+    """
+    saved = open_run(checkpoint)
+    scorer = Scorer(saved.model, saved.hparams, seed=saved.seed)
+    with scorer.from_checkpoint(saved.prefix) as sess:
+        yield sess, scorer.feeder(saved.mean_img), saved
