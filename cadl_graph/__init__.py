@@ -1,7 +1,7 @@
 """cadl_graph: the graphs of CADL Session 3, op for op, in TensorFlow's v1 graph mode.
 
 The package, one folder per concern, lowest layer first. A module imports only the base
-modules, modules of its own folder, and folders listed above its own (tests/test_layers.py
+modules, modules of its own folder, and folders listed above its own (tests/test_package_map.py
 holds this map against the code, and each folder's own docstring lists its modules):
 
   base       errors, fileio, shapes,     the package's errors, atomic writes, shape text,

@@ -4,7 +4,7 @@
 
     def main(argv):
         cli.no_arguments(argv)
-        return cli.run(lambda: lecture.run(FLAGS.out_dir, ...))
+        return cli.run(lambda: lecture.run_lecture(FLAGS.out_dir, ...))
 
 The package's own errors (`cadl_graph.errors.Error`: bad data, a missing checkpoint, an export
 that cannot be made, a bad hyperparameter) become one `logging.error` line and exit status 1;

@@ -1,5 +1,5 @@
 """The golden op listings, shipped with the package as `cadl_graph.golden_files`.
 
-Plain-text files, not code: `cadl_graph.golden` explains their format and finds them here,
-in a checkout and in an installed wheel alike.
+Plain-text files, not code: `cadl_graph.golden.listing` explains their format and finds them
+here, in a checkout and in an installed wheel alike.
 """

@@ -54,7 +54,7 @@ def main(argv):
     if torch_python is None:
         print("PyTorch is not installed here; its peers are skipped (--torch_python=PATH)")
     models = ["linear_classifier"] if FLAGS.quick and not FLAGS.models else FLAGS.models
-    return cli.run(lambda: benchmark.run(
+    return cli.run(lambda: benchmark.measure(
         FLAGS.out_dir, models, 1 if FLAGS.quick else FLAGS.rounds, FLAGS.quick, torch_python,
         FLAGS.loader))
 

@@ -1,7 +1,9 @@
 """Prints a registry model's graph: one golden line per op, or the whole GraphDef.
 
 Look at any graph of the project without pytest. The default output is exactly the op lines of
-its golden file (name, type, output shapes, tab-separated, in creation order).
+its golden file, in creation order: name, type, output shapes, inputs and defining attributes
+(small constants' values written out), tab-separated (golden format 2; see
+cadl_graph/golden/listing.py).
 
 Examples:
   python scripts/dump_graph.py --model=conv_autoencoder
@@ -16,7 +18,8 @@ from absl import app, flags
 
 from cadl_graph import cli
 from cadl_graph.compat import tf
-from cadl_graph.golden import listing as golden
+from cadl_graph.errors import ConfigError
+from cadl_graph.golden import listing
 from cadl_graph.graphs import registry
 from cadl_graph.training import cluster
 
@@ -37,25 +40,25 @@ flags.DEFINE_bool("sync_replicas", False, "With --cluster_workers: the synchrono
 
 def main(argv):
     cli.no_arguments(argv)
-    overrides = {}
-    if FLAGS.variant:
-        if FLAGS.variant not in registry.variants(FLAGS.model):
-            raise app.UsageError(f"--variant={FLAGS.variant} does not apply to {FLAGS.model}; "
-                                 f"it applies to the models that have its hyperparameters")
-        overrides = registry.VARIANTS[FLAGS.variant]
+    try:
+        overrides = registry.variant_hparams(FLAGS.model, FLAGS.variant)
+    except ConfigError as e:
+        raise app.UsageError(f"--variant: {e}") from None
+    if FLAGS.sync_replicas and not FLAGS.cluster_workers:
+        raise app.UsageError("--sync_replicas builds a cluster's graph; give --cluster_workers")
     if FLAGS.cluster_workers:
         graph, model = cluster.placed_graph(FLAGS.model, FLAGS.cluster_workers,
-                                            sync=FLAGS.sync_replicas)
+                                            sync=FLAGS.sync_replicas, hparams=overrides)
     else:
         model = registry.build_in_new_graph(FLAGS.model, **overrides)
-    lines = golden.op_lines(model.graph)
+    lines = listing.op_lines(model.graph)
     if FLAGS.format == "ops":
         print("\n".join(lines))
     elif FLAGS.format == "devices":
         print("\n".join(f"{op.name}\t{op.device or '-'}"
                         for op in model.graph.get_operations()))
     elif FLAGS.format == "golden":
-        print(golden.render(FLAGS.model, model.hparams, lines, tf.__version__), end="")
+        print(listing.render(FLAGS.model, model.hparams, lines, tf.__version__), end="")
     else:
         print(model.graph.as_graph_def(), end="")
     return 0

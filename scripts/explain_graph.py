@@ -19,9 +19,8 @@ Examples:
 from absl import app, flags
 
 from cadl_graph import cli
-from cadl_graph.golden import listing as golden
 from cadl_graph.graphs import registry
-from cadl_graph.teach import explain
+from cadl_graph.teach import explain, out48, renames
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", None, registry.NAMES, "Registry model to explain.")
@@ -41,13 +40,12 @@ def main(argv):
 
     def job():
         if FLAGS.lecture_cells:
-            names = golden.parse((golden.GOLDEN_DIR / "lecture" / "out48.txt").read_text())
-            print(explain.lecture_cells_page(names), end="")
+            print(out48.lecture_cells_page(renames.lecture_names()), end="")
             return
         markdown = FLAGS.format == "markdown"
-        overrides = registry.VARIANTS[FLAGS.variant] if FLAGS.variant else {}
+        overrides = registry.variant_hparams(FLAGS.model, FLAGS.variant)
         if FLAGS.frozen:
-            graph_def, kept, removed = explain.frozen(FLAGS.model, FLAGS.checkpoint)
+            graph_def, kept, removed = explain.frozen(FLAGS.model, FLAGS.checkpoint, overrides)
             print(f"{FLAGS.model}, frozen export: {len(graph_def.node)} ops")
             print("\n".join(explain.format_groups(kept, markdown)))
             print(f"removed from the training graph: "

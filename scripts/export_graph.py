@@ -18,7 +18,7 @@ Examples:
 from absl import app, flags
 
 from cadl_graph import cli
-from cadl_graph.export import freeze as export
+from cadl_graph.export import freeze
 from cadl_graph.graphs import registry
 
 FLAGS = flags.FLAGS
@@ -26,7 +26,7 @@ flags.DEFINE_string("checkpoint", None, "Checkpoint prefix or train folder (its 
 flags.DEFINE_string("output", None, "Path of the .pb to write (and .json beside it).")
 flags.DEFINE_enum("model", None, registry.NAMES,
                   "Registry model, needed only when no run.json lies beside the checkpoint.")
-flags.DEFINE_enum("part", "model", export.PARTS,
+flags.DEFINE_enum("part", "model", freeze.PARTS,
                   "model: X -> Y; encoder: X -> Z (the code's mean for VAEs); "
                   "decoder: Z -> Y.")
 flags.DEFINE_list("output_nodes", None, "Op names to export instead of the part's output.")
@@ -40,7 +40,7 @@ def main(argv):
     bindings = cli.assignments(FLAGS.bind, "bind")
 
     def job():
-        signature = export.export(FLAGS.checkpoint, FLAGS.output, model=FLAGS.model,
+        signature = freeze.export(FLAGS.checkpoint, FLAGS.output, model=FLAGS.model,
                                   part=FLAGS.part, output_nodes=FLAGS.output_nodes,
                                   bind=bindings)
         inputs = ", ".join(f"{t['name']} {t['shape']}" for t in signature["inputs"])

@@ -33,8 +33,9 @@ def main(argv):
     loader = FLAGS.loader
     if not FLAGS["loader"].present and not Path(loader).is_file():
         loader = None  # the default, not built: say so and skip
-    return cli.run(lambda: lecture.run(FLAGS.out_dir, data_dir=FLAGS.data_dir, seed=FLAGS.seed,
-                                       quick=FLAGS.quick, loader=loader))
+    return cli.run(lambda: lecture.run_lecture(FLAGS.out_dir, data_dir=FLAGS.data_dir,
+                                               seed=FLAGS.seed, quick=FLAGS.quick,
+                                               loader=loader))
 
 
 if __name__ == "__main__":

@@ -27,8 +27,7 @@ from absl import app, flags
 
 from cadl_graph import cli
 from cadl_graph.graphs import registry
-from cadl_graph.training import cluster
-from cadl_graph.training import loop as train
+from cadl_graph.training import cluster, loop, session
 
 FLAGS = cli.define_hparam()
 cli.define_data_dir()
@@ -43,7 +42,7 @@ flags.DEFINE_string("train_dir", None,
                     "Checkpoints, run.json and pictures (default: runs/train/<model>).")
 flags.DEFINE_integer("max_steps", None, "Stop at this global step (short runs).",
                      lower_bound=0)
-flags.DEFINE_integer("save_every_steps", train.SAVE_EVERY_STEPS, "Checkpoint period in steps.",
+flags.DEFINE_integer("save_every_steps", session.SAVE_EVERY_STEPS, "Checkpoint period in steps.",
                      lower_bound=1)
 flags.DEFINE_string("logdir", None, "TensorBoard event folder (graph and scalars).")
 flags.DEFINE_bool("pictures", True, "Draw reconstructions, weights and manifolds.")
@@ -67,14 +66,18 @@ def main(argv):
                                  f"--hparam=learning_rate={hparams['learning_rate']} disagree; "
                                  "give one")
         hparams["learning_rate"] = FLAGS.learning_rate
-    config = train.TrainConfig(
+    config = session.TrainConfig(
         model=FLAGS.model, epochs=FLAGS.epochs, batch_size=FLAGS.batch_size, seed=FLAGS.seed,
         train_dir=FLAGS.train_dir, data_dir=FLAGS.data_dir, max_steps=FLAGS.max_steps,
         save_every_steps=FLAGS.save_every_steps, logdir=FLAGS.logdir, pictures=FLAGS.pictures,
         hparams=hparams)
     if FLAGS.job_name or FLAGS.ps_hosts or FLAGS.worker_hosts or "TF_CONFIG" in os.environ:
-        return cli.run(lambda: train.train_in_cluster(_cluster(), config))
-    return cli.run(lambda: train.train(config))
+        return cli.run(lambda: cluster.run_task(_cluster(), config))
+    if FLAGS.sync_replicas:
+        raise app.UsageError("--sync_replicas averages the gradients of a cluster's workers; "
+                             "it needs a cluster (--ps_hosts, --worker_hosts, --job_name or "
+                             "$TF_CONFIG; scripts/local_cluster.py starts one here)")
+    return cli.run(lambda: loop.train(config))
 
 
 def _cluster():

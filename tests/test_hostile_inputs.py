@@ -16,8 +16,9 @@ import pytest
 
 from cadl_graph.data import idx, sources
 from cadl_graph.data.datasets import Dataset
-from cadl_graph.export import freeze as export
-from cadl_graph.training.loop import TrainConfig, load_dataset, train
+from cadl_graph.export import freeze
+from cadl_graph.training.loop import train
+from cadl_graph.training.session import TrainConfig, load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"
@@ -50,7 +51,7 @@ def run(tmp_path_factory):
                  one_hot=True, n_classes=10, seed=0)
     train(TrainConfig(model="linear_classifier", train_dir=str(root / "run"), max_steps=2,
                       pictures=False), ds=ds, out=lambda *a: None)
-    export.export(root / "run", root / "cc.pb")
+    freeze.export(root / "run", root / "cc.pb")
     return root / "run", root / "cc.pb"
 
 

@@ -38,12 +38,12 @@ def test_an_installed_wheel_builds_a_graph_that_matches_its_shipped_golden(wheel
                     f"--target={target}", str(wheel)], check=True, capture_output=True)
     code = """
 import cadl_graph
-from cadl_graph.golden import listing as golden
+from cadl_graph.golden import listing
 from cadl_graph.graphs import registry
 assert cadl_graph.__file__.startswith(%r), cadl_graph.__file__
 model = registry.build_in_new_graph("conv_autoencoder")
-assert golden.compare(golden.golden_path("conv_autoencoder"), golden.op_lines(model.graph)) is None
-print(golden.GOLDEN_DIR)
+assert listing.compare(listing.golden_path("conv_autoencoder"), listing.op_lines(model.graph)) is None
+print(listing.GOLDEN_DIR)
 """ % str(target)
     # -S: no .pth files, so the checkout's editable install cannot shadow the wheel; the
     # venv's site-packages still provide TensorFlow.

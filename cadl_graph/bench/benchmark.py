@@ -7,7 +7,7 @@ Every figure comes from a fresh process (`scripts/benchmark.py --worker=...`, or
 `python -m cadl_graph.bench.peers` under `--torch_python`), and the implementations take turns
 round by round (A B C A B C ...), so the machine's drift hits them all alike. For each model:
 
-  project       this project's `train()` loop, and scoring through `rundir.restore_model`
+  project       this project's `train()` loop, and scoring through `rundir.open_run(...).restore()`
   bare          the registry graph in a plain Session with a feed_dict per step: the floor
   keras_fit     the same architecture as a Keras 3 model, `fit` (the four lecture models)
   keras_step    the same Keras model with a custom `tf.function` training step
@@ -72,7 +72,7 @@ def machine():
 
 def prepare_data(path):
     """The arrays every implementation trains and scores on, written to `path` (.npz)."""
-    from cadl_graph.training.loop import load_dataset
+    from cadl_graph.training.session import load_dataset
     ds = load_dataset("linear_classifier", seed=0)
     np.savez(path, x=ds.train.images[:N_TRAIN], y=ds.train.labels[:N_TRAIN],
              test_x=ds.test.images[:N_TEST], test_y=ds.test.labels[:N_TEST], mean=ds.mean())
@@ -131,15 +131,16 @@ def work(impl, model_name, data, steps, batch_size=None, loader="build/load_grap
 
 def _project(model_name, ds, folder, steps, bs):
     from cadl_graph.training import rundir
-    from cadl_graph.training.loop import TrainConfig, train
+    from cadl_graph.training.loop import train
     from cadl_graph.training.scoring import evaluate
+    from cadl_graph.training.session import TrainConfig
 
     config = TrainConfig(model=model_name, train_dir=folder, batch_size=bs, pictures=False,
                          save_every_steps=10 ** 9, epochs=10 ** 6)
     quiet = lambda *a: None  # noqa: E731
     before = train(dataclasses.replace(config, max_steps=0), ds=ds, out=quiet)
     after = train(dataclasses.replace(config, max_steps=steps), ds=ds, out=quiet)
-    with rundir.restore_model(folder) as (sess, feeder, _):
+    with rundir.open_run(folder).restore() as (sess, feeder):
         evaluate(sess, feeder, ds.test)  # warm up
         start = time.perf_counter()
         evaluate(sess, feeder, ds.test)
@@ -150,14 +151,13 @@ def _project(model_name, ds, folder, steps, bs):
 
 def _bare(model_name, ds, steps, bs):
     from cadl_graph.compat import tf
-    from cadl_graph.training import kinds
     from cadl_graph.training.scoring import Feeder, evaluate
 
     graph = tf.Graph()
     with graph.as_default():
         tf.set_random_seed(0)
         model = registry.build(model_name)
-    mean = ds.mean() if kinds.of(model_name).subtracts_mean else None
+    mean = ds.mean() if registry.get(model_name).subtracts_mean else None
     feeder = Feeder(model, mean)
     with tf.Session(graph=graph) as sess:
         sess.run(model.init_op)
@@ -183,12 +183,11 @@ def _bare(model_name, ds, steps, bs):
 def _export(impl, model_name, ds, folder, bs, loader):
     from cadl_graph.data import idx
     from cadl_graph.data.datasets import IMAGE_SIZE
-    from cadl_graph.export import freeze as export
+    from cadl_graph.export import freeze
     from cadl_graph.export import predict
-    from cadl_graph.training import kinds
 
-    mean = ds.mean() if kinds.of(model_name).subtracts_mean else None
-    graph_def, _ = export.build_fresh_export(model_name, mean_img=mean)
+    mean = ds.mean() if registry.get(model_name).subtracts_mean else None
+    graph_def, _ = freeze.build_fresh_export(model_name, mean_img=mean)
     images = ds.test.images
     if impl == "export_py":  # the same steady state as the C++ loader's: after one batch
         runner = predict.Runner(graph_def)
@@ -198,10 +197,8 @@ def _export(impl, model_name, ds, folder, bs, loader):
         return dict(score_images_per_s=(len(images) - bs) / (time.perf_counter() - start),
                     peak_mb=peers.peak_mb())
     pb = Path(folder) / "model.pb"
-    export.write(graph_def, {}, pb)
-    pixels = np.round(images * 255).astype(np.uint8).reshape(len(images), IMAGE_SIZE,
-                                                              IMAGE_SIZE)
-    images_file = fileio.atomic_write_bytes(Path(folder) / "images", idx.encode_idx(pixels))
+    freeze.write(graph_def, {}, pb)
+    images_file = idx.write_idx(Path(folder) / "images", idx.to_pixels(images, IMAGE_SIZE))
     done = subprocess.run([str(loader), f"--graph={pb}", f"--images={images_file}",
                            f"--batch={bs}", "--rows=0"], capture_output=True, text=True,
                           check=True)
@@ -245,7 +242,7 @@ def implementations(model, torch_python):
     return names + list(SCORERS)
 
 
-def run(out_dir, models=None, rounds=3, quick=False, torch_python=None,
+def measure(out_dir, models=None, rounds=3, quick=False, torch_python=None,
         loader="build/load_graph", out=print):
     """Measures every implementation of every model; writes RESULTS.md and results.json.
 
@@ -304,9 +301,8 @@ def _cell(stats):
 def _improved(model, result):
     if "before" not in result or result.get("before") is None:
         return None
-    better = result["after"] > result["before"] if registry.get(model).kind == "classifier" \
-        else result["after"] < result["before"]
-    return better
+    from cadl_graph.training import kinds
+    return kinds.of(model).better(result["after"], result["before"])
 
 
 def render(results, plot=None):

@@ -25,6 +25,7 @@ import zlib
 
 import numpy as np
 
+from cadl_graph import fileio
 from cadl_graph.errors import Error
 
 LABELS_MAGIC = 2049
@@ -162,6 +163,17 @@ def encode_idx(array):
         )
     header = struct.pack(">I" + "I" * array.ndim, magic, *array.shape)
     return header + np.ascontiguousarray(array).tobytes()
+
+
+def to_pixels(images, side):
+    """Images float [N, side * side] in [0, 1] as MNIST's pixels: uint8 [N, side, side]."""
+    images = np.asarray(images)
+    return np.round(images * 255).astype(np.uint8).reshape(len(images), side, side)
+
+
+def write_idx(path, array):
+    """Writes `array` (as `encode_idx` takes it) to `path` atomically; returns the path."""
+    return fileio.atomic_write_bytes(path, encode_idx(array))
 
 
 def read_images_and_labels(images_path, labels_path):

@@ -32,7 +32,7 @@ from cadl_graph.compat import tf
 from cadl_graph.errors import Error
 from cadl_graph.graphs import registry
 from cadl_graph.graphs.model import ancestors
-from cadl_graph.training import checkpoints, kinds, rundir
+from cadl_graph.training import checkpoints, rundir
 
 PARTS = ("model", "encoder", "decoder")
 # Ops that change state: a graph holding any of them is not an inference graph.
@@ -160,7 +160,28 @@ def build_export(prefix, model_name=None, hparams=None, part="model", output_nod
                             graph.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES))
         frozen = freeze(sess, graph, list(outputs.values()))
         step = _global_step(prefix)
+    graph_def, interface = _with_interface(frozen, model, inputs, outputs, bindings, mean_img,
+                                           custom_outputs=output_nodes is not None)
+    _check_inference_graph(graph_def, set(inputs), model, part)
+    signature = dict(
+        model=model.name, part=part, tensorflow=tf.__version__,
+        producer=graph_def.versions.producer, checkpoint=os.fspath(prefix), step=step,
+        inputs=[_describe(interface[n]) for n in inputs],
+        outputs=[{**_describe(t), "name": n} for n, t in outputs.items()],
+        bound={k: np.asarray(v).tolist() for k, v in bindings.items()},
+        input_mean_baked_in=mean_img is not None,
+        trained_constants=_trained_constants(graph_def, model))
+    return graph_def, signature
 
+
+def _with_interface(frozen, model, inputs, outputs, bindings, mean_img, custom_outputs):
+    """The frozen graph imported under the export's interface: a placeholder per input
+    (minus the mean image when one is baked in), constants for the bound placeholders, an
+    Identity per output (plus the mean), and only what the outputs need.
+
+    Returns:
+      (GraphDef with the producer version put back, {input name: placeholder}).
+    """
     export = tf.Graph()
     with export.as_default():
         input_map, interface = {}, {}
@@ -183,25 +204,17 @@ def build_export(prefix, model_name=None, hparams=None, part="model", output_nod
         results = tf.import_graph_def(frozen, input_map=input_map, name="",
                                       return_elements=[t.name for t in outputs.values()])
         for (name, tensor), result in zip(outputs.items(), results):
-            if output_nodes is not None:
+            if custom_outputs:
                 continue  # custom outputs keep their own names
             if mean_img is not None and name == "Y" and tensor is model.y:
                 with tf.name_scope("output"):
                     result = result + tf.constant(mean_img, tf.float32, name="mean_img")
             tf.identity(result, name=name)
     graph_def = tf.graph_util.extract_sub_graph(export.as_graph_def(), list(outputs))
+    # TF2's converter clears `versions`: put the producer back so a consumer can detect skew.
     graph_def.versions.producer = tf.GRAPH_DEF_VERSION
     graph_def.versions.min_consumer = tf.GRAPH_DEF_VERSION_MIN_CONSUMER
-    _check_inference_graph(graph_def, set(inputs), model, part)
-    signature = dict(
-        model=model.name, part=part, tensorflow=tf.__version__,
-        producer=graph_def.versions.producer, checkpoint=os.fspath(prefix), step=step,
-        inputs=[_describe(interface[n]) for n in inputs],
-        outputs=[{**_describe(t), "name": n} for n, t in outputs.items()],
-        bound={k: np.asarray(v).tolist() for k, v in bindings.items()},
-        input_mean_baked_in=mean_img is not None,
-        trained_constants=_trained_constants(graph_def, model))
-    return graph_def, signature
+    return graph_def, interface
 
 
 def _trained_constants(graph_def, model):
@@ -239,15 +252,17 @@ def _check_inference_graph(graph_def, inputs, model, part):
             f"e.g. --bind={unfed[0]}=1.0")
 
 
-def build_fresh_export(name, mean_img=None):
-    """`build_export` of registry model `name` with freshly initialised weights: the structure
-    of a trained model's export, for inspecting or timing it without training."""
-    model = registry.build_in_new_graph(name)
+def build_fresh_export(name, mean_img=None, hparams=None):
+    """`build_export` of registry model `name` (with `hparams` overriding the lecture's) and
+    freshly initialised weights: the structure of a trained model's export, for inspecting or
+    timing it without training."""
+    hparams = registry.hparams(name, **(hparams or {}))
+    model = registry.build_in_new_graph(name, **hparams)
     with tempfile.TemporaryDirectory() as folder:
         with model.graph.as_default(), tf.Session() as sess:
             sess.run(model.init_op)
             prefix = tf.train.Saver().save(sess, str(Path(folder) / "model.ckpt"))
-        return build_export(prefix, name, registry.hparams(name), mean_img=mean_img)
+        return build_export(prefix, name, hparams, mean_img=mean_img)
 
 
 def _check_output(output):
@@ -279,27 +294,15 @@ def export(checkpoint, output, model=None, part="model", output_nodes=None, bind
 
     Raises:
       checkpoints.CheckpointError: no checkpoint there, or it does not fit the model.
+      RunFolderError: no run.json says which model it is (and `model` is None), or it names
+        another model than `model`.
       ExportError: anything else about the request.
     """
     if Path(os.fspath(checkpoint)).suffix == ".pb":
         raise ExportError(f"{checkpoint} is already a frozen graph; export takes a checkpoint "
                           "prefix or a train folder (scripts/summarize_graph.py reads .pb files)")
     _check_output(output)  # before the work, not after it
-    prefix = checkpoints.resolve(checkpoint)
-    run = rundir.read_run(Path(prefix).parent)
-    if run is None:
-        if model is None:
-            raise ExportError(f"no {rundir.RUN_FILE} beside {prefix} says which model it is; "
-                              "pass --model")
-        if kinds.of(model).subtracts_mean:
-            raise ExportError(f"{model} was trained on x - mean_img, and no {rundir.RUN_FILE} "
-                              f"and {rundir.MEAN_FILE} beside {prefix} say which mean")
-        saved = rundir.SavedRun(prefix=prefix, model=model, hparams=registry.hparams(model),
-                                seed=0, mean_img=None)
-    else:
-        saved = rundir.saved_run(prefix, run)
-        if model is not None and model != saved.model:
-            raise ExportError(f"{prefix} was saved by a {saved.model} run, not {model}")
+    saved = rundir.open_run(checkpoint, model=model)
     graph_def, signature = build_export(saved.prefix, saved.model, saved.hparams, part,
                                         output_nodes, bind, saved.mean_img, seed=saved.seed)
     write(graph_def, signature, output)

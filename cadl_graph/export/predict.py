@@ -1,8 +1,9 @@
 """Run a frozen GraphDef on images: what label_image does for TensorFlow's image models.
 
-    from cadl_graph.export import predict, summarize
+    from cadl_graph import graphfile
+    from cadl_graph.export import predict
     graph_def = graphfile.load_graph_def("cc.pb")
-    Y = predict.run(graph_def, images)                  # images float32 [N, 784] in [0, 1]
+    Y = predict.run_graph(graph_def, images)         # images float32 [N, 784] in [0, 1]
     print("\\n".join(predict.run_files(graph_def, "t10k-images-idx3-ubyte",
                                        "t10k-labels-idx1-ubyte")))
 
@@ -107,7 +108,7 @@ class Runner:
         self.session.close()
 
 
-def run(graph_def, inputs, input_name="X", output_name="Y", batch_size=1000):
+def run_graph(graph_def, inputs, input_name="X", output_name="Y", batch_size=1000):
     """Imports `graph_def` into a new graph and returns the output for all `inputs`.
 
     Raises:
@@ -125,10 +126,10 @@ def run_files(graph_def, images_path, labels_path=None, input_name="X", output_n
     """Runs the graph on an image file; returns report lines (shape, first rows, accuracy).
 
     Raises:
-      GraphFileError: as `run`, or labels that do not fit the inputs or a non-10-class output.
+      GraphFileError: as `run_graph`, or labels that do not fit the inputs or a non-10-class output.
     """
     inputs = load_inputs(images_path, limit)
-    outputs = run(graph_def, inputs, input_name, output_name)
+    outputs = run_graph(graph_def, inputs, input_name, output_name)
     flat = outputs.reshape(len(outputs), -1)
     lines = [f"ran {len(inputs)} inputs: {output_name} has shape {outputs.shape}"]
     lines += [" ".join(f"{v:.4f}" for v in row[:10]) + (" ..." if row.size > 10 else "")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cadl_graph import graphfile
 from cadl_graph.errors import ConfigError
-from cadl_graph.golden import listing as golden
+from cadl_graph.golden import listing
 from cadl_graph.graphs import registry
 
 
@@ -31,11 +31,11 @@ def lines_of(source, opaque=()):
     """
     path = Path(source)
     if path.is_file() and path.suffix == ".txt":
-        return golden.parse(path.read_text(encoding="utf-8"))
+        return listing.parse(path.read_text(encoding="utf-8"))
     if path.exists():
-        return golden.graph_def_lines(graphfile.load_graph_def(path, meta_graphs=True), opaque)
+        return listing.graph_def_lines(graphfile.load_graph_def(path, meta_graphs=True), opaque)
     if source in registry.NAMES:
-        return golden.op_lines(registry.build_in_new_graph(source).graph, opaque)
+        return listing.op_lines(registry.build_in_new_graph(source).graph, opaque)
     raise ConfigError(f"{source} is neither a file (.pb, .pbtxt, .meta, a golden .txt) nor a "
                       f"registry model ({', '.join(registry.NAMES)})")
 
@@ -63,4 +63,4 @@ def compare(a, b, ignore=()):
     if first == second:
         return []
     return [f"{a} ({len(first)} ops) and {b} ({len(second)} ops) differ:", *note,
-            *golden.diff(first, second)]
+            *listing.diff(first, second)]

@@ -1,8 +1,8 @@
 """Golden op listings: one line per op, to pin a graph's structure and values in a text file.
 
-    from cadl_graph.golden import listing as golden
-    text = golden.render("my model", {}, golden.op_lines(graph))     # a golden file's text
-    problem = golden.compare("golden/my_model.ops.txt", golden.op_lines(graph))
+    from cadl_graph.golden import listing
+    text = listing.render("my model", {}, listing.op_lines(graph))     # a golden file's text
+    problem = listing.compare("golden/my_model.ops.txt", listing.op_lines(graph))
     print(problem or "matches")
 
 Format 2, UTF-8 with `\\n` line ends. Header lines start with `#` and are not compared (format,
@@ -188,8 +188,9 @@ def _fields(line):
                       **dict(a.split("=", 1) for a in parts[4:] if "=" in a)}
 
 
-def _scope(name):
-    return name.rsplit("/", 1)[0] if "/" in name else "(top level)"
+def scope(name):
+    """The name scope an op name sits in ("" at the top level)."""
+    return name.rsplit("/", 1)[0] if "/" in name else ""
 
 
 def diff(expected, actual):
@@ -202,25 +203,29 @@ def diff(expected, actual):
     """
     old, new = dict(map(_fields, expected)), dict(map(_fields, actual))
     by_scope = {}
+
+    def note(name, entry):
+        by_scope.setdefault(scope(name) or "(top level)", []).append(entry)
+
     for name in new:
         if name not in old:
-            by_scope.setdefault(_scope(name), []).append(f"+ {name} ({new[name]['type']})")
+            note(name, f"+ {name} ({new[name]['type']})")
     for name, fields in old.items():
         if name not in new:
-            by_scope.setdefault(_scope(name), []).append(f"- {name} ({fields['type']})")
+            note(name, f"- {name} ({fields['type']})")
             continue
         changes = [f"{key} {fields.get(key, '(none)')} -> {new[name].get(key, '(none)')}"
                    for key in dict.fromkeys([*fields, *new[name]])
                    if fields.get(key) != new[name].get(key)]
         if changes:
-            by_scope.setdefault(_scope(name), []).append(f"~ {name}: {'; '.join(changes)}")
+            note(name, f"~ {name}: {'; '.join(changes)}")
     report = []
-    for scope in sorted(by_scope):
-        entries = by_scope[scope]
+    for scope_name in sorted(by_scope):
+        entries = by_scope[scope_name]
         counts = {sign: sum(e.startswith(sign) for e in entries) for sign in "+-~"}
         summary = ", ".join(f"{n} {word}" for (sign, word), n in zip(
             (("+", "added"), ("-", "removed"), ("~", "changed")), counts.values()) if n)
-        report.append(f"  {scope}: {summary}")
+        report.append(f"  {scope_name}: {summary}")
         report += [f"    {e}" for e in entries[:SHOWN_PER_SCOPE]]
         if len(entries) > SHOWN_PER_SCOPE:
             report.append(f"    ... and {len(entries) - SHOWN_PER_SCOPE} more")

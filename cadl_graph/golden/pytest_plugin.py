@@ -13,7 +13,7 @@ The path is relative to the test file. The first run fails and says how to creat
 `pytest --update-goldens` writes every golden the run checks (review them, then commit).
 From then on any change to an op's name, type, output shapes, inputs, defining attributes or
 small constant values fails with the differences listed by scope. `check` also takes a
-GraphDef (a frozen `.pb` loaded with `cadl_graph.export.graphfile.load_graph_def`), and `opaque=` names
+GraphDef (a frozen `.pb` loaded with `cadl_graph.graphfile.load_graph_def`), and `opaque=` names
 constants whose values are results (trained weights) to pin by dtype and shape only.
 
 TensorFlow is imported only when a test calls `check`, so the plugin costs nothing elsewhere.
@@ -52,18 +52,18 @@ class GraphGolden:
         """Compares `graph` (a tf.Graph or GraphDef) with the golden at `path`; fails the test
         with the differences, or rewrites the file under --update-goldens."""
         from cadl_graph.compat import tf
-        from cadl_graph.golden import listing as golden  # imports TensorFlow
+        from cadl_graph.golden import listing  # imports TensorFlow
 
-        lines = (golden.op_lines(graph, opaque) if isinstance(graph, tf.Graph)
-                 else golden.graph_def_lines(graph, opaque))
+        lines = (listing.op_lines(graph, opaque) if isinstance(graph, tf.Graph)
+                 else listing.graph_def_lines(graph, opaque))
         path = self.base_dir / path
         if self.update:
             path.parent.mkdir(parents=True, exist_ok=True)
-            golden.write(path, golden.render(title or path.stem.split(".")[0], hparams or {},
+            listing.write(path, listing.render(title or path.stem.split(".")[0], hparams or {},
                                              lines, regenerate=self.regenerate))
             self.written.append(path)
             return
-        problem = golden.compare(path, lines, regenerate=self.regenerate)
+        problem = listing.compare(path, lines, regenerate=self.regenerate)
         if problem:
             pytest.fail(problem, pytrace=False)
 

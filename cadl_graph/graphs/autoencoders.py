@@ -19,7 +19,7 @@ def _normal_weight(shape, stddev=0.02):
 
 
 def fc_encoder(x, dimensions):
-    """`relu(x @ W)` for each size in `dimensions`, in scopes `encoder/layer/{i}`.
+    """In[11]: `relu(x @ W)` for each size in `dimensions`, in scopes `encoder/layer/{i}`.
 
     Args:
       x: float32 [?, n_features].
@@ -42,7 +42,8 @@ def fc_encoder(x, dimensions):
 
 
 def fc_decoder(z, Ws):
-    """`relu(x @ transpose(W))` through the encoder's weights in reverse, in `decoder/layer/{i}`.
+    """In[13]-[14]: `relu(x @ transpose(W))` through the encoder's weights in reverse, in
+    `decoder/layer/{i}`.
 
     Returns:
       (y, end_points): float32 [?, Ws[0].shape[0]] and each layer's output by scope name.
@@ -56,7 +57,7 @@ def fc_decoder(z, Ws):
 
 
 def conv_encoder(x_tensor, n_filters, filter_sizes):
-    """`relu(conv2d(x, W, stride 2, SAME))` per layer, in scopes `encoder/layer/{i}`.
+    """In[26]: `relu(conv2d(x, W, stride 2, SAME))` per layer, in scopes `encoder/layer/{i}`.
 
     Args:
       x_tensor: float32 [?, 28, 28, 1].
@@ -83,7 +84,8 @@ def conv_encoder(x_tensor, n_filters, filter_sizes):
 
 
 def conv_decoder(z, Ws, shapes, X):
-    """`relu(conv2d_transpose(x, W))` back through each encoder shape, in `decoder/layer/{i}`.
+    """In[27]-[28]: `relu(conv2d_transpose(x, W))` back through each encoder shape, in
+    `decoder/layer/{i}` (In[27] reverses the lists: no op).
 
     Args:
       z: the code [?, h, w, c].
@@ -106,11 +108,12 @@ def conv_decoder(z, Ws, shapes, X):
 
 
 def reconstruction_cost(X, Y):
-    """Mean over the batch of each example's mean squared pixel difference: float32 scalar."""
+    """In[16]-[17] (and In[30]): mean over the batch of each example's mean squared pixel
+    difference: float32 scalar."""
     return tf.reduce_mean(tf.reduce_mean(tf.squared_difference(X, Y), 1))
 
 
-def fc_autoencoder(*, dimensions: Sizes, learning_rate: Rate):
+def fc_autoencoder(*, dimensions: Sizes, learning_rate: Rate, minimize=None):
     """In[10]-[19]: X, tied fully connected encoder/decoder, cost, Adam, init.
 
     The lecture's values (dimensions [512, 256, 128, 64], learning rate 0.001) live in
@@ -119,18 +122,19 @@ def fc_autoencoder(*, dimensions: Sizes, learning_rate: Rate):
     Returns:
       Model with x = Placeholder [?, 784], z [?, dimensions[-1]], y [?, 784].
     """
-    X = tf.placeholder(tf.float32, [None, N_FEATURES])
-    z, Ws, end_points = fc_encoder(X, dimensions)
-    Y, decoder_points = fc_decoder(z, Ws)
-    cost = reconstruction_cost(X, Y)
-    train_op = adam_minimize(cost, learning_rate)
-    init_op = tf.global_variables_initializer()
+    X = tf.placeholder(tf.float32, [None, N_FEATURES])           # In[10]
+    z, Ws, end_points = fc_encoder(X, dimensions)                # In[11]
+    Y, decoder_points = fc_decoder(z, Ws)                        # In[13]-[15]
+    cost = reconstruction_cost(X, Y)                             # In[16]-[17]
+    train_op = adam_minimize(cost, learning_rate, minimize)      # In[18]
+    init_op = tf.global_variables_initializer()                  # In[19]
     return Model(x=X, y=Y, z=z, cost=cost, train_op=train_op, init_op=init_op,
                  end_points={**end_points, **decoder_points},
                  hparams=dict(dimensions=list(dimensions), learning_rate=learning_rate))
 
 
-def conv_autoencoder(*, n_filters: Sizes, filter_sizes: Sizes, learning_rate: Rate):
+def conv_autoencoder(*, n_filters: Sizes, filter_sizes: Sizes, learning_rate: Rate,
+                     minimize=None):
     """In[23]-[30]: X, reshape to 28x28x1, tied conv encoder/decoder, reshape, cost, Adam, init.
 
     The lecture's values (n_filters [16, 16, 16], filter_sizes [4, 4, 4], learning rate 0.001)
@@ -145,14 +149,14 @@ def conv_autoencoder(*, n_filters: Sizes, filter_sizes: Sizes, learning_rate: Ra
     if len(filter_sizes) < len(n_filters):
         raise HparamError(f"conv_autoencoder needs a filter size per layer: n_filters "
                           f"{list(n_filters)}, filter_sizes {list(filter_sizes)}")
-    X = tf.placeholder(tf.float32, [None, N_FEATURES])
-    X_tensor = tf.reshape(X, [-1, IMAGE_SIZE, IMAGE_SIZE, 1])
-    z, Ws, shapes, end_points = conv_encoder(X_tensor, n_filters, filter_sizes)
-    decoded, decoder_points = conv_decoder(z, Ws, shapes, X)
-    Y = tf.reshape(decoded, [-1, N_FEATURES])
-    cost = reconstruction_cost(X, Y)
-    train_op = adam_minimize(cost, learning_rate)
-    init_op = tf.global_variables_initializer()
+    X = tf.placeholder(tf.float32, [None, N_FEATURES])                     # In[23]
+    X_tensor = tf.reshape(X, [-1, IMAGE_SIZE, IMAGE_SIZE, 1])              # In[24]
+    z, Ws, shapes, end_points = conv_encoder(X_tensor, n_filters, filter_sizes)  # In[25]-[26]
+    decoded, decoder_points = conv_decoder(z, Ws, shapes, X)               # In[27]-[28]
+    Y = tf.reshape(decoded, [-1, N_FEATURES])                              # In[29]
+    cost = reconstruction_cost(X, Y)                                       # In[30]
+    train_op = adam_minimize(cost, learning_rate, minimize)                # In[30]
+    init_op = tf.global_variables_initializer()                            # In[30]
     return Model(x=X, y=Y, z=z, cost=cost, train_op=train_op, init_op=init_op,
                  end_points={**end_points, **decoder_points},
                  hparams=dict(n_filters=list(n_filters), filter_sizes=list(filter_sizes),

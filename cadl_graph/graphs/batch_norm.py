@@ -18,7 +18,7 @@ test set leaks its statistics into the model.
 `update="in_cond"` is the repair: the update is created inside the training branch, under
 `<name>/cond/ExponentialMovingAverage`, so only a training run executes it. The variables are
 the same (same names, shapes and initializers), so a checkpoint of either graph restores into
-the other; only the update ops move. `tests/test_batch_norm.py` shows the difference.
+the other; only the update ops move. `tests/graphs/test_batch_norm.py` shows the difference.
 """
 
 from cadl_graph.compat import tf

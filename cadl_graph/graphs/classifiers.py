@@ -16,7 +16,7 @@ LOG_EPSILON = 1e-12
 
 
 def linear_net(X, n_output=N_CLASSES):
-    """One `linear` layer with softmax, scope `layer1`.
+    """In[43]: one `linear` layer with softmax, scope `layer1`.
 
     Args:
       X: float32 [?, 784].
@@ -31,7 +31,7 @@ def linear_net(X, n_output=N_CLASSES):
 
 def conv_net(X, *, init_stddev, n_output=N_CLASSES, filter_size=5, n_filters=(32, 64),
              n_fc=128):
-    """Two strided conv layers with biases, then fc_1 (relu) and fc_2 (softmax).
+    """In[55]-[62]: two strided conv layers with biases, then fc_1 (relu) and fc_2 (softmax).
 
     Variables `W`, `b` (layer 1) and `W2`, `b2` (layer 2) live at the top level, initialised
     with `random_normal_initializer(stddev=init_stddev)` and zeros; the lecture used the
@@ -48,29 +48,32 @@ def conv_net(X, *, init_stddev, n_output=N_CLASSES, filter_size=5, n_filters=(32
       [?, 14, 14, 32], 'h_2' [?, 7, 7, 64], 'h_2_flat' [?, 3136], 'h_3' [?, 128]; weights
       {'W_1': W [5, 5, 1, 32], 'W_2': W2 [5, 5, 32, 64]}.
     """
-    X_tensor = tf.reshape(X, [-1, IMAGE_SIZE, IMAGE_SIZE, 1])
+    X_tensor = tf.reshape(X, [-1, IMAGE_SIZE, IMAGE_SIZE, 1])   # In[55]
     n_in, n_1, n_2 = 1, n_filters[0], n_filters[1]
     initializer = tf.random_normal_initializer(stddev=init_stddev)
+    # In[56]-[58]: the first layer
     W_1 = tf.get_variable(name="W", shape=[filter_size, filter_size, n_in, n_1],
                           initializer=initializer)
     b_1 = tf.get_variable(name="b", shape=[n_1], initializer=tf.constant_initializer())
     h_1 = tf.nn.relu(tf.nn.bias_add(
         tf.nn.conv2d(input=X_tensor, filter=W_1, strides=[1, 2, 2, 1], padding="SAME"), b_1))
+    # In[59]: the second layer
     W_2 = tf.get_variable(name="W2", shape=[filter_size, filter_size, n_1, n_2],
                           initializer=initializer)
     b_2 = tf.get_variable(name="b2", shape=[n_2], initializer=tf.constant_initializer())
     h_2 = tf.nn.relu(tf.nn.bias_add(
         tf.nn.conv2d(input=h_1, filter=W_2, strides=[1, 2, 2, 1], padding="SAME"), b_2))
     dims = h_2.get_shape().as_list()
-    h_2_flat = tf.reshape(h_2, [-1, dims[1] * dims[2] * n_2])
-    h_3, _ = utils.linear(h_2_flat, n_fc, activation=tf.nn.relu, name="fc_1")
-    Y_pred, _ = utils.linear(h_3, n_output, activation=tf.nn.softmax, name="fc_2")
+    h_2_flat = tf.reshape(h_2, [-1, dims[1] * dims[2] * n_2])                      # In[60]
+    h_3, _ = utils.linear(h_2_flat, n_fc, activation=tf.nn.relu, name="fc_1")       # In[61]
+    Y_pred, _ = utils.linear(h_3, n_output, activation=tf.nn.softmax, name="fc_2")  # In[62]
     end_points = {"h_1": h_1, "h_2": h_2, "h_2_flat": h_2_flat, "h_3": h_3}
     return Y_pred, end_points, {"W_1": W_1, "W_2": W_2}
 
 
 def cross_entropy(Y, Y_pred):
-    """`-sum(Y * log(Y_pred + 1e-12))` over the whole batch (a sum, not a mean): float32 scalar."""
+    """In[44] (and In[63]): `-sum(Y * log(Y_pred + 1e-12))` over the whole batch (a sum, not a
+    mean): float32 scalar."""
     return -tf.reduce_sum(Y * tf.log(Y_pred + LOG_EPSILON))
 
 
@@ -86,30 +89,33 @@ def share_equal(predicted_y, actual_y):
 
 
 def accuracy(Y_pred, Y):
-    """Share of examples whose most probable class is the labelled one: float32 scalar."""
+    """In[45]-[46] (and In[64]): share of examples whose most probable class is the labelled
+    one: float32 scalar."""
     return share_equal(*predictions(Y_pred, Y))
 
 
-def _classifier(inference, learning_rate, hparams):
-    X = tf.placeholder(tf.float32, [None, N_FEATURES])
-    Y = tf.placeholder(tf.float32, [None, N_CLASSES])
-    Y_pred, end_points, weights = inference(X)
-    cost = cross_entropy(Y, Y_pred)
-    train_op = adam_minimize(cost, learning_rate)
-    acc = accuracy(Y_pred, Y)
-    init_op = tf.global_variables_initializer()
+def _classifier(inference, learning_rate, hparams, minimize):
+    """The cells both classifiers share, around their `inference` network: linear classifier
+    In[41]-[47], conv classifier In[54]-[65] (the second cell tag of each line)."""
+    X = tf.placeholder(tf.float32, [None, N_FEATURES])         # In[41] / In[54]
+    Y = tf.placeholder(tf.float32, [None, N_CLASSES])          # In[42] / In[54]
+    Y_pred, end_points, weights = inference(X)                 # In[43] / In[55]-[62]
+    cost = cross_entropy(Y, Y_pred)                            # In[44] / In[63]
+    train_op = adam_minimize(cost, learning_rate, minimize)    # In[44] / In[63]
+    acc = accuracy(Y_pred, Y)                                  # In[45]-[46] / In[64]
+    init_op = tf.global_variables_initializer()                # In[47] / In[65]
     return Model(x=X, y=Y_pred, labels=Y, cost=cost, accuracy=acc, train_op=train_op,
                  init_op=init_op, end_points=end_points, weights=weights, hparams=hparams)
 
 
-def linear_classifier(*, learning_rate: Rate):
+def linear_classifier(*, learning_rate: Rate, minimize=None):
     """In[41]-[47]: X, Y, layer1 (softmax), cross entropy, Adam (lecture: 0.001), accuracy,
     init."""
-    return _classifier(linear_net, learning_rate, dict(learning_rate=learning_rate))
+    return _classifier(linear_net, learning_rate, dict(learning_rate=learning_rate), minimize)
 
 
-def conv_classifier(*, learning_rate: Rate, init_stddev: Stddev):
+def conv_classifier(*, learning_rate: Rate, init_stddev: Stddev, minimize=None):
     """In[54]-[65]: X, Y, conv_net, cross entropy, Adam() (default rate 0.001), accuracy, init.
     """
     return _classifier(lambda X: conv_net(X, init_stddev=init_stddev), learning_rate,
-                       dict(learning_rate=learning_rate, init_stddev=init_stddev))
+                       dict(learning_rate=learning_rate, init_stddev=init_stddev), minimize)

@@ -12,7 +12,6 @@ a float: a whole number is accepted where a float is asked for, never the other 
 """
 
 import dataclasses
-import inspect
 import math
 import typing
 from typing import Annotated, Callable
@@ -77,7 +76,7 @@ def check(builder, values, model="the model"):
       HparamError: listing every unknown name and every value that does not fit.
     """
     checks = _checks(builder)
-    known = set(inspect.signature(builder).parameters)
+    known = set(checks)  # every hyperparameter is annotated; other arguments are not ones
     problems = [f"  {name}: no such hyperparameter (it takes {', '.join(sorted(checks))})"
                 for name in values if name not in known]
     for name, value in values.items():

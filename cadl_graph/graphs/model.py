@@ -4,8 +4,6 @@ Training loops, exports and tests read these fields instead of looking tensors u
 they work the same for every model of the registry.
 """
 
-import contextlib
-import contextvars
 import dataclasses
 from typing import Any, Optional
 
@@ -59,31 +57,18 @@ class Model:
         return self.x.graph
 
 
-# How adam_minimize minimizes: None is the lecture's `minimize(cost)`. A cluster's synchronous
-# training sets a function (optimizer, cost) -> train op for the builders it calls, so that
-# SyncReplicasOptimizer can wrap Adam before minimize, inside builders that never see it.
-_MINIMIZE = contextvars.ContextVar("cadl_graph_minimize", default=None)
-
-
-@contextlib.contextmanager
-def minimizing_with(minimize):
-    """Inside the block, `adam_minimize` returns `minimize(AdamOptimizer(rate), cost)`."""
-    token = _MINIMIZE.set(minimize)
-    try:
-        yield
-    finally:
-        _MINIMIZE.reset(token)
-
-
-def adam_minimize(cost, learning_rate=0.001):
+def adam_minimize(cost, learning_rate=0.001, minimize=None):
     """`tf.train.AdamOptimizer(learning_rate).minimize(cost)`: the lecture's training cell.
 
     Adds the gradients, the `beta1_power`/`beta2_power` accumulators, two slots per trainable
-    variable (`<var>/Adam`, `<var>/Adam_1`) and the `Adam` update op, which it returns
-    (see `minimizing_with` for the one exception, synchronous training across processes).
+    variable (`<var>/Adam`, `<var>/Adam_1`) and the `Adam` update op, which it returns.
+
+    Args:
+      minimize: None for the lecture's `minimize(cost)`, or a function (optimizer, cost) ->
+        train op that minimizes another way (a cluster's synchronous training wraps Adam in a
+        SyncReplicasOptimizer). Every builder takes it and passes it here.
     """
     optimizer = tf.train.AdamOptimizer(learning_rate)
-    minimize = _MINIMIZE.get()
     return optimizer.minimize(cost) if minimize is None else minimize(optimizer, cost)
 
 

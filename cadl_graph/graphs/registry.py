@@ -8,9 +8,10 @@ Scripts and tests go through here:
         model = registry.build("vae", learning_rate=0.01)    # with an override
 
 This is the one place that holds the lecture's values: builders take their hyperparameters as
-required keywords (their annotations say what each accepts, see `cadl_graph.graphs.hparam_types`), and
-the training recipe (epochs, batch size, split) sits beside them. A Spec's `kind` names how the
-model is fed, scored and drawn (`cadl_graph.training.kinds`).
+required keywords (their annotations say what each accepts, see `hparam_types`), and the
+training recipe (epochs, batch size, split, whether inputs are centred on the mean image) sits
+beside them. A Spec's `kind` names how the model's epochs are reported and which pictures it
+draws (`cadl_graph.training.kinds`).
 """
 
 import dataclasses
@@ -21,6 +22,7 @@ from cadl_graph.data.datasets import N_FEATURES
 from cadl_graph.errors import ConfigError
 from cadl_graph.graphs import autoencoders, classifiers, hparam_types
 from cadl_graph.graphs.model import Model
+from cadl_graph.graphs.sequence import lecture_sequence
 from cadl_graph.graphs.vae import vae_model
 
 
@@ -39,7 +41,9 @@ class Spec:
         runs change no state; scores and pictures are computed in that graph. Empty when the
         model's own graph already changes nothing at inference.
       threads: (intra_op, inter_op) parallelism of the training session; 0 lets TensorFlow
-        choose. Measured per model (README, "Speed").
+        choose. Measured per model (docs/speed.md).
+      subtracts_mean: the model is fed `x - mean_img` (mean over all of `ds.X`), as the
+        lecture trained its tied autoencoders; training, scoring and exports read it here.
     """
 
     name: str
@@ -52,23 +56,7 @@ class Spec:
     split: tuple
     inference: dict = dataclasses.field(default_factory=dict)
     threads: tuple = (0, 0)
-
-
-def lecture_sequence(*, learning_rate: hparam_types.Rate):
-    """The graph of Out[48]: the conv autoencoder's cells, then the linear classifier's, in ONE
-    graph with no reset between, hence `Placeholder_1`, `gradients_1`, `Adam_1`, `init_1`.
-
-    Returns:
-      the linear classifier's Model (the last cells), with the autoencoder's end points and
-      output among its end points under "autoencoder/...".
-    """
-    autoencoder = autoencoders.conv_autoencoder(
-        n_filters=[16, 16, 16], filter_sizes=[4, 4, 4], learning_rate=learning_rate)
-    classifier = classifiers.linear_classifier(learning_rate=learning_rate)
-    end_points = {f"autoencoder/{k}": v for k, v in autoencoder.end_points.items()}
-    end_points.update({"autoencoder/y": autoencoder.y, **classifier.end_points})
-    return dataclasses.replace(classifier, end_points=end_points,
-                               hparams=dict(learning_rate=learning_rate))
+    subtracts_mean: bool = False
 
 
 # The VAE presets build the course's batch norm, whose moving-average update also runs at
@@ -79,7 +67,7 @@ _VAE_FC = dict(input_shape=[None, N_FEATURES], n_filters=[512, 256], n_hidden=64
                activation="sigmoid", convolutional=False, batch_norm_update="course")
 # The lecture trained its tied autoencoders on all 70000 images and printed no validation
 # numbers; 90% keeps nearly its steps per epoch and still leaves a held-out test split.
-_AE_TRAINING = dict(epochs=5, batch_size=100, split=(0.9, 0.0, 0.1))
+_AE_TRAINING = dict(epochs=5, batch_size=100, split=(0.9, 0.0, 0.1), subtracts_mean=True)
 _CLASSIFIER_SPLIT = (0.8, 0.1, 0.1)
 _VAE_TRAINING = dict(epochs=10, batch_size=200, split=(0.8, 0.1, 0.1))
 
@@ -161,13 +149,36 @@ def variants(name):
     return [v for v, values in VARIANTS.items() if set(values) <= set(get(name).hparams)]
 
 
-def build(name, **overrides):
+def variant_hparams(name, variant):
+    """The hyperparameters that variant `variant` (a key of VARIANTS, or None) sets for `name`.
+
+    Raises:
+      ConfigError: an unknown variant, or one that does not apply to `name` (the model lacks
+        the hyperparameters it sets).
+    """
+    if variant is None:
+        return {}
+    if variant not in VARIANTS:
+        raise ConfigError(f"unknown variant {variant!r}; known variants: {', '.join(VARIANTS)}")
+    if variant not in variants(name):
+        raise ConfigError(f"variant {variant} does not apply to {name}: it sets "
+                          f"{', '.join(VARIANTS[variant])}, which {name} does not have")
+    return dict(VARIANTS[variant])
+
+
+def build(name, minimize=None, **overrides):
     """Builds model `name` into the default graph and returns its Model.
+
+    Args:
+      minimize: how the training cell minimizes (see `model.adam_minimize`); None is the
+        lecture's `AdamOptimizer(rate).minimize(cost)`.
+      overrides: hyperparameters that replace the lecture's.
 
     Raises:
       ConfigError: unknown model; HparamError: a bad hyperparameter.
     """
-    return dataclasses.replace(get(name).build(**hparams(name, **overrides)), name=name)
+    model = get(name).build(minimize=minimize, **hparams(name, **overrides))
+    return dataclasses.replace(model, name=name)
 
 
 def build_in_new_graph(name, **overrides):

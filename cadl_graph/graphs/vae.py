@@ -84,7 +84,29 @@ def VAE(input_shape=(None, 784), n_filters=(64, 64, 64), filter_sizes=(4, 4, 4),
 
     x_ = utils.corrupt(x) * corrupt_prob + x * (1 - corrupt_prob) if denoising else x
     current_input = utils.to_tensor(x_) if convolutional else x_
+    h, Ws, shapes = _encoder(current_input, n_filters, filter_sizes, convolutional, activate)
+    with tf.variable_scope("variational"):
+        if variational:
+            z, h, end_points = _sample_and_expand(h, x, n_hidden, n_code, convolutional,
+                                                  activate)
+        else:
+            z, end_points = h, {}
+    y = _decoder(h, shapes, n_filters[::-1][1:] + [input_shape[-1]], filter_sizes,
+                 convolutional, activate)
+    cost = _cost(x, y, end_points)
 
+    return {"cost": cost, "Ws": Ws[::-1], "x": x, "x_": x_, "z": z, "y": y,
+            "keep_prob": keep_prob, "corrupt_prob": corrupt_prob, "train": phase_train,
+            **end_points}
+
+
+def _encoder(current_input, n_filters, filter_sizes, convolutional, activate):
+    """Layers `encoder/{i}`: conv2d (stride 2) or linear, then `activate`.
+
+    Returns:
+      (the last layer's output, the weights in layer order, each layer's input shape and the
+      last output's shape, for the decoder).
+    """
     Ws, shapes = [], []
     for layer_i, n_output in enumerate(n_filters):
         with tf.variable_scope(f"encoder/{layer_i}"):
@@ -97,32 +119,42 @@ def VAE(input_shape=(None, 784), n_filters=(64, 64, 64), filter_sizes=(4, 4, 4),
             current_input = activate(h, f"bn{layer_i}")
             Ws.append(W)
     shapes.append(current_input.get_shape().as_list())
+    return current_input, Ws, shapes
 
-    end_points = {}
-    with tf.variable_scope("variational"):
-        if variational:
-            dims = current_input.get_shape().as_list()
-            h = utils.flatten(current_input)
-            if n_hidden:
-                h = activate(utils.linear(h, n_hidden, name="W_fc")[0], "fc/bn")
-            z_mu = utils.linear(h, n_code, name="mu")[0]
-            z_log_sigma = 0.5 * utils.linear(h, n_code, name="log_sigma")[0]
-            # Reparameterisation: z = mu + eps * sigma with eps ~ N(0, 1), so gradients reach
-            # mu and sigma through a deterministic path.
-            epsilon = tf.random_normal(tf.stack([tf.shape(x)[0], n_code]))
-            z = z_mu + tf.multiply(epsilon, tf.exp(z_log_sigma))
-            h = activate(utils.linear(z, n_hidden, name="fc_t")[0], "fc_t/bn") if n_hidden else z
-            size = dims[1] * dims[2] * dims[3] if convolutional else dims[1]
-            current_input = activate(utils.linear(h, size, name="fc_t2")[0], "fc_t2/bn")
-            if convolutional:
-                current_input = tf.reshape(current_input, tf.stack(
-                    [tf.shape(current_input)[0], dims[1], dims[2], dims[3]]))
-            end_points = {"z_mu": z_mu, "z_log_sigma": z_log_sigma}
-        else:
-            z = current_input
 
-    shapes.reverse()
-    decoder_sizes = n_filters[::-1][1:] + [input_shape[-1]]
+def _sample_and_expand(h, x, n_hidden, n_code, convolutional, activate):
+    """Inside scope `variational`: the code's Gaussians, a sample, and the way back up.
+
+    Args:
+      h: the encoder's output, [?, n] or [?, s, s, c].
+      x: the input placeholder: epsilon has one row per example of its batch.
+
+    Returns:
+      (z [?, n_code], the decoder's input shaped like `h`, {'z_mu', 'z_log_sigma'}).
+    """
+    dims = h.get_shape().as_list()
+    flat = utils.flatten(h)
+    if n_hidden:
+        flat = activate(utils.linear(flat, n_hidden, name="W_fc")[0], "fc/bn")
+    z_mu = utils.linear(flat, n_code, name="mu")[0]
+    z_log_sigma = 0.5 * utils.linear(flat, n_code, name="log_sigma")[0]
+    # Reparameterisation: z = mu + eps * sigma with eps ~ N(0, 1), so gradients reach mu and
+    # sigma through a deterministic path.
+    epsilon = tf.random_normal(tf.stack([tf.shape(x)[0], n_code]))
+    z = z_mu + tf.multiply(epsilon, tf.exp(z_log_sigma))
+    up = activate(utils.linear(z, n_hidden, name="fc_t")[0], "fc_t/bn") if n_hidden else z
+    size = dims[1] * dims[2] * dims[3] if convolutional else dims[1]
+    up = activate(utils.linear(up, size, name="fc_t2")[0], "fc_t2/bn")
+    if convolutional:
+        up = tf.reshape(up, tf.stack([tf.shape(up)[0], dims[1], dims[2], dims[3]]))
+    return z, up, {"z_mu": z_mu, "z_log_sigma": z_log_sigma}
+
+
+def _decoder(current_input, shapes, decoder_sizes, filter_sizes, convolutional, activate):
+    """Layers `decoder/{i}` with new (untied) weights: deconv2d back through the encoder's
+    shapes, or linear to `decoder_sizes`; `activate` on every layer, the output's included.
+    """
+    shapes = shapes[::-1]
     for layer_i, n_output in enumerate(decoder_sizes):
         with tf.variable_scope(f"decoder/{layer_i}"):
             if convolutional:
@@ -134,19 +166,19 @@ def VAE(input_shape=(None, 784), n_filters=(64, 64, 64), filter_sizes=(4, 4, 4),
             else:
                 h, _ = utils.linear(x=current_input, n_output=n_output)
             current_input = activate(h, f"dec/bn{layer_i}")
+    return current_input
 
-    y = current_input
+
+def _cost(x, y, code):
+    """The batch mean of each example's summed squared pixel error, plus, when `code` holds
+    the Gaussians (variational), their KL divergence from N(0, 1): float32 scalar."""
     loss_x = tf.reduce_sum(tf.squared_difference(utils.flatten(x), utils.flatten(y)), 1)
-    if variational:
-        loss_z = -0.5 * tf.reduce_sum(
-            1.0 + 2.0 * z_log_sigma - tf.square(z_mu) - tf.exp(2.0 * z_log_sigma), 1)
-        cost = tf.reduce_mean(loss_x + loss_z)
-    else:
-        cost = tf.reduce_mean(loss_x)
-
-    return {"cost": cost, "Ws": Ws[::-1], "x": x, "x_": x_, "z": z, "y": y,
-            "keep_prob": keep_prob, "corrupt_prob": corrupt_prob, "train": phase_train,
-            **end_points}
+    if not code:
+        return tf.reduce_mean(loss_x)
+    z_mu, z_log_sigma = code["z_mu"], code["z_log_sigma"]
+    loss_z = -0.5 * tf.reduce_sum(
+        1.0 + 2.0 * z_log_sigma - tf.square(z_mu) - tf.exp(2.0 * z_log_sigma), 1)
+    return tf.reduce_mean(loss_x + loss_z)
 
 
 ACTIVATIONS = {"sigmoid": tf.nn.sigmoid, "tanh": tf.nn.tanh, "relu": tf.nn.relu}
@@ -157,7 +189,7 @@ def vae_model(*, learning_rate: Rate, input_shape: InputShape, n_filters: Sizes,
               activation: choice(*ACTIVATIONS) = "tanh", dropout: Switch = False,
               keep_prob: Probability = 1.0, denoising: Switch = False,
               convolutional: Switch = False, variational: Switch = False,
-              batch_norm_update: choice(*UPDATES) = "course"):
+              batch_norm_update: choice(*UPDATES) = "course", minimize=None):
     """A registry preset: `VAE(...)`, then `AdamOptimizer(learning_rate).minimize(cost)`, init.
 
     Defaults are `VAE`'s (the course's); the presets' values live in `cadl_graph.graphs.registry`.
@@ -184,7 +216,7 @@ def vae_model(*, learning_rate: Rate, input_shape: InputShape, n_filters: Sizes,
                     convolutional=convolutional, variational=variational,
                     batch_norm_update=batch_norm_update)
     net = VAE(activation=ACTIVATIONS[activation], **vae_args)
-    train_op = adam_minimize(net["cost"], learning_rate)
+    train_op = adam_minimize(net["cost"], learning_rate, minimize)
     init_op = tf.global_variables_initializer()
     train_feed = {net["train"]: True, net["keep_prob"]: keep_prob,
                   net["corrupt_prob"]: [1.0 if denoising else 0.0]}

@@ -35,12 +35,10 @@ import re
 import numpy as np
 
 from cadl_graph.compat import tf
-from cadl_graph.data.datasets import IMAGE_SIZE, N_CLASSES, N_FEATURES
-from cadl_graph.export import freeze as export
-from cadl_graph.graphs import autoencoders, classifiers, registry
-from cadl_graph.graphs.model import adam_minimize, ancestors
-from cadl_graph.teach import renames
-from cadl_graph.training import kinds
+from cadl_graph.export import freeze
+from cadl_graph.golden.listing import scope as scope_of
+from cadl_graph.graphs import registry
+from cadl_graph.graphs.model import ancestors
 
 PLACEHOLDERS, FORWARD, COST, ACCURACY = "placeholders", "forward", "cost", "accuracy"
 GRADIENTS, OPTIMIZER, INIT, OTHER = "gradients", "optimizer", "init", "other"
@@ -71,10 +69,6 @@ class Group:
     notes: list = dataclasses.field(default_factory=list)
 
 
-def _scope(name):
-    return name.rsplit("/", 1)[0] if "/" in name else ""
-
-
 class _Layers:
     """Maps op names to the layer (variable or end-point scope) they belong to."""
 
@@ -83,18 +77,18 @@ class _Layers:
         self.ops = {op.name for op in graph.get_operations()}
         # Trainable variables and end points mark layers; an EMA's shadow variables
         # (`<bn>/<bn>/moments/Squeeze/ExponentialMovingAverage`) belong to their batch norm.
-        scopes = {_scope(v.op.name)
+        scopes = {scope_of(v.op.name)
                   for v in graph.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES)}
-        scopes |= {_scope(t.op.name) for t in model.end_points.values()}
+        scopes |= {scope_of(t.op.name) for t in model.end_points.values()}
         self.scopes = sorted(scopes - {""}, key=len, reverse=True)
 
     def of(self, name):
         for scope in self.scopes:
             if name.startswith(scope + "/"):
                 return scope
-        scope = _scope(name)
+        scope = scope_of(name)
         while scope in self.ops:  # `Reshape/shape` is part of the op `Reshape`
-            scope = _scope(scope)
+            scope = scope_of(scope)
         return scope
 
 
@@ -197,24 +191,26 @@ def groups(model):
     return result
 
 
-def frozen(name, checkpoint=None):
+def frozen(name, checkpoint=None, hparams=None):
     """What freezing `name` (its X -> Y export) kept, converted, removed and added.
 
     Args:
       checkpoint: a trained checkpoint prefix of the model; default: freshly initialised
         weights, which give the same structure.
+      hparams: hyperparameters overriding the lecture's (a variant's, e.g. bn_in_cond).
 
     Returns:
       (graph_def, list of Groups covering every node of the frozen graph, list of Groups of
       the training graph's ops that freezing removed).
     """
-    model = registry.build_in_new_graph(name)
+    hparams = registry.hparams(name, **(hparams or {}))
+    model = registry.build_in_new_graph(name, **hparams)
     trained = {op.name: op for op in model.graph.get_operations()}
     roles = {n: g for g in groups(model) for n in g.ops}
     mean = np.zeros(model.x.shape.as_list()[1], np.float32) \
-        if kinds.of(name).subtracts_mean else None
-    graph_def, _ = (export.build_export(checkpoint, name, registry.hparams(name), mean_img=mean)
-                    if checkpoint else export.build_fresh_export(name, mean))
+        if registry.get(name).subtracts_mean else None
+    graph_def, _ = (freeze.build_export(checkpoint, name, hparams, mean_img=mean)
+                    if checkpoint else freeze.build_fresh_export(name, mean, hparams))
     kept, converted, added = [], [], []
     for node in graph_def.node:
         op = trained.get(node.name)
@@ -272,150 +268,3 @@ def summary(group_list):
     for g in group_list:
         counts[g.kind] += len(g.ops)
     return counts
-
-
-@dataclasses.dataclass
-class Cell:
-    """One lecture cell replayed: its code and the ops it added, in creation order."""
-
-    cell: str
-    code: str
-    ops: list
-
-
-def lecture_cells():
-    """Out[48]'s graph rebuilt cell by cell, In[23]-[30] then In[41]-[47], with no reset.
-
-    Each cell calls the package's own builders (the ones `registry.lecture_sequence` composes),
-    with the registry's values, and records the ops it added. The result is the registry's
-    `lecture_sequence` graph op for op (tests check it), so the page made from it cannot drift.
-
-    Returns:
-      (graph, list of Cells).
-    """
-    ae = registry.get("conv_autoencoder").hparams
-    rate = registry.get("lecture_sequence").hparams["learning_rate"]
-    graph, cells = tf.Graph(), []
-
-    def cell(label, code, make):
-        before = len(graph.get_operations())
-        result = make()
-        cells.append(Cell(label, code, [op.name for op in graph.get_operations()[before:]]))
-        return result
-
-    with graph.as_default():
-        X = cell("In[23]", "X = tf.placeholder(tf.float32, [None, n_features])",
-                 lambda: tf.placeholder(tf.float32, [None, N_FEATURES]))
-        X_tensor = cell("In[24]", "X_tensor = tf.reshape(X, [-1, 28, 28, 1])",
-                        lambda: tf.reshape(X, [-1, IMAGE_SIZE, IMAGE_SIZE, 1]))
-        z, Ws, shapes, _ = cell(
-            "In[26]", "for each layer: W = tf.get_variable(...); "
-            "tf.nn.relu(tf.nn.conv2d(current_input, W, ...))",
-            lambda: autoencoders.conv_encoder(X_tensor, ae["n_filters"], ae["filter_sizes"]))
-        decoded, _ = cell(
-            "In[28]", "for each layer: tf.nn.relu(tf.nn.conv2d_transpose(current_input, W, "
-            "tf.stack([tf.shape(X)[0], ...]), ...))",
-            lambda: autoencoders.conv_decoder(z, Ws, shapes, X))
-        Y = cell("In[29]", "Y = tf.reshape(current_input, [-1, n_features])",
-                 lambda: tf.reshape(decoded, [-1, N_FEATURES]))
-        cost = cell("In[30]", "cost = tf.reduce_mean(tf.reduce_mean("
-                    "tf.squared_difference(X, Y), 1))",
-                    lambda: autoencoders.reconstruction_cost(X, Y))
-        cell("In[30]", "optimizer = tf.train.AdamOptimizer(learning_rate).minimize(cost)",
-             lambda: adam_minimize(cost, rate))
-        cell("In[30]", "sess.run(tf.global_variables_initializer())",
-             tf.global_variables_initializer)
-        X = cell("In[41]", "X = tf.placeholder(tf.float32, [None, n_input])",
-                 lambda: tf.placeholder(tf.float32, [None, N_FEATURES]))
-        Y = cell("In[42]", "Y = tf.placeholder(tf.float32, [None, n_output])",
-                 lambda: tf.placeholder(tf.float32, [None, N_CLASSES]))
-        Y_pred, _, _ = cell("In[43]", "Y_pred, W = utils.linear(x=X, n_output=n_output, "
-                            "activation=tf.nn.softmax, name='layer1')",
-                            lambda: classifiers.linear_net(X))
-        cross_entropy = cell("In[44]", "cross_entropy = -tf.reduce_sum(Y * tf.log(Y_pred + 1e-12))",
-                             lambda: classifiers.cross_entropy(Y, Y_pred))
-        cell("In[44]", "optimizer = tf.train.AdamOptimizer(0.001).minimize(cross_entropy)",
-             lambda: adam_minimize(cross_entropy, rate))
-        predicted = cell("In[45]", "predicted_y = tf.argmax(Y_pred, 1); "
-                         "actual_y = tf.argmax(Y, 1)",
-                         lambda: classifiers.predictions(Y_pred, Y))
-        cell("In[46]", "correct_prediction = tf.equal(predicted_y, actual_y); "
-             "accuracy = tf.reduce_mean(tf.cast(correct_prediction, 'float'))",
-             lambda: classifiers.share_equal(*predicted))
-        cell("In[47]", "sess.run(tf.global_variables_initializer())",
-             tf.global_variables_initializer)
-    return graph, cells
-
-
-def _counts(ops, roles, key):
-    counts = collections.Counter(key(roles[name]) for name in ops)
-    return "; ".join(f"{n} {what}" for what, n in counts.items())
-
-
-CELLS_PAGE = "lecture/out48_cells.md"
-
-
-def lecture_cells_page(lecture_names):
-    """The Markdown page that walks Out[48]'s graph cell by cell.
-
-    Args:
-      lecture_names: the names the lecture printed (golden/lecture/out48.txt).
-    """
-    graph, cells = lecture_cells()
-    model = registry.build_in_new_graph("lecture_sequence")
-    roles = {name: g for g in groups(model) for name in g.ops}
-    ours = [op.name for op in graph.get_operations()]
-    rows = renames.explain(lecture_names, ours)
-    printed = collections.Counter(ours_name for *_, ours_name in rows if ours_name)
-    gone = sum(1 for *_, ours_name in rows if ours_name is None)
-    lines = [
-        "# Out[48], cell by cell",
-        "",
-        "<!-- Generated by `scripts/explain_graph.py --lecture_cells`; tests/test_explain.py "
-        "fails when this copy is stale. Do not edit by hand. -->",
-        "",
-        f"The lecture builds its convolutional autoencoder (In[23]-[30]) and then its linear "
-        f"classifier (In[41]-[47]) into one graph, never resetting it, and prints every op "
-        f"name: {len(lecture_names)} names in TensorFlow 0.x. Built with TensorFlow "
-        f"{tf.__version__}, the same cells make {len(ours)} ops; {sum(printed.values())} of "
-        f"the lecture's names are still here (some renamed, see `cadl_graph/renames.py`) and "
-        f"{gone} named gradient internals that TensorFlow no longer creates. Below, each "
-        "cell's code, how many ops it added, and what they are.",
-        "",
-        "| cell | code | ops | what they are | e.g. |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for c in cells:
-        examples = ", ".join(f"`{n}`" for n in c.ops[:3]) + (", ..." if len(c.ops) > 3 else "")
-        lines.append(f"| {c.cell} | `{c.code}` | {len(c.ops)} | "
-                     f"{_counts(c.ops, roles, lambda g: g.kind)} | {examples} |")
-    total = sum(len(c.ops) for c in cells)
-    lines += [
-        f"| | | **{total}** | | |",
-        "",
-        "## Why the second half is named `_1`",
-        "",
-        "A graph's op names are unique. When a cell asks for a name that an earlier cell "
-        "already took, TensorFlow appends `_1`, `_2`, ...: In[41]'s `X` is `Placeholder_1` "
-        "and In[42]'s `Y` is `Placeholder_2` because In[23]'s `X` is `Placeholder`; In[44]'s "
-        "`minimize` puts its gradients under `gradients_1/` and its update under `Adam_1`, "
-        "and its accumulators are `beta1_power_1` and `beta2_power_1`, because In[30]'s "
-        "took the plain names; In[47]'s initializer is `init_1`. Variables are different: "
-        "`tf.get_variable` refuses a name that exists, which is why every layer opens its own "
-        "`variable_scope` (`encoder/layer/0`, `layer1`, ...). In[47]'s `init_1` initialises "
-        "every variable of the graph, the autoencoder's included, because "
-        "`tf.global_variables_initializer()` collects all of them.",
-        "",
-        "## What `minimize` adds",
-        "",
-        "Most of the graph is not the model: each `minimize` call differentiates the cost "
-        "back through every op (`gradients/<op>_grad/...`), then adds Adam's state (two slots "
-        "per trainable variable, two accumulators) and one update op per variable:",
-        "",
-    ]
-    for c in cells:
-        if "minimize" in c.code:
-            lines.append(f"- {c.cell} `{c.code}`: {len(c.ops)} ops: "
-                         f"{_counts(c.ops, roles, lambda g: g.title)}.")
-    lines.append("")
-    return "\n".join(lines)

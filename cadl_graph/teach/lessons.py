@@ -1,7 +1,8 @@
-"""Measured demonstrations of what a graph does, for the README's lessons.
+"""Measured demonstrations of what a graph does, taught in docs/batch-norm.md.
 
     from cadl_graph.teach import lessons
-    print("\\n".join(lessons.format_batch_norm_flaw(lessons.batch_norm_flaw(images))))
+    results = lessons.batch_norm_flaw(images)     # images: float32 [N, 784] in [0, 1]
+    print("\\n".join(lessons.format_batch_norm_flaw(results, len(images))))
 
 `batch_norm_flaw` builds a VAE preset twice, with the course's batch norm and with the repaired
 one (same variables, same values), runs inference (`phase_train` False) several times on one

@@ -13,7 +13,17 @@ import dataclasses
 import re
 from typing import Callable, Optional
 
+from cadl_graph.golden import listing
+
+# The op names the lecture printed in Out[48], one per line, shipped with the goldens.
+OUT48 = listing.GOLDEN_DIR / "lecture" / "out48.txt"
+
 IDENTICAL, RENAMED, UNEXPLAINED = "identical", "renamed", "unexplained"
+
+
+def lecture_names():
+    """The op names the lecture printed in Out[48], in its order."""
+    return listing.parse(OUT48.read_text(encoding="utf-8"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,8 +5,10 @@ TF1 gRPC runtime these graphs were made for (`tf.distribute.Server`, a `ClusterS
 `replica_device_setter`, `MonitoredSession`, `SyncReplicasOptimizer`), not `tf.distribute`
 strategies, which turn the variables into resource variables and change the graph.
 
-    ps task:      serve(cluster)          holds the variables until every worker is done
-    worker task:  train(cluster, config)  trains on its own shard of the train split
+    ps task:      serve(cluster)               holds the variables until every worker is done
+    worker task:  train_worker(cluster, run)   trains on its own shard of the train split
+
+`run_task` picks the one this process is.
 
 Every variable (and its Adam slots) is placed on `/job:ps/task:k`, the compute on
 `/job:worker/task:i` (`scripts/dump_graph.py --cluster_workers=2` shows it); the model's own
@@ -28,7 +30,6 @@ on every interface of each host, so run clusters on trusted networks.
 import contextlib
 import dataclasses
 import json
-import math
 import os
 import threading
 import time
@@ -40,8 +41,7 @@ from cadl_graph.compat import tf
 from cadl_graph.data.datasets import DatasetSplit
 from cadl_graph.errors import ConfigError
 from cadl_graph.graphs import registry
-from cadl_graph.graphs.model import minimizing_with
-from cadl_graph.training import kinds, rundir
+from cadl_graph.training import rundir, session
 from cadl_graph.training.scoring import Feeder, evaluate
 
 DONE_QUEUE = "cadl_graph_done"
@@ -182,114 +182,102 @@ def _token_thread_stops_quietly():
         threading.excepthook = previous
 
 
+class _SyncMinimize:
+    """`minimize` for the builders: wraps their Adam in a SyncReplicasOptimizer, which it keeps
+    (`optimizer`) for the session hook that the synchronous run needs."""
+
+    def __init__(self, workers):
+        self.workers, self.optimizer = workers, None
+
+    def __call__(self, optimizer, cost):
+        self.optimizer = tf.train.SyncReplicasOptimizer(
+            optimizer, replicas_to_aggregate=self.workers, total_num_replicas=self.workers)
+        train_op = self.optimizer.minimize(cost,
+                                           global_step=tf.train.get_or_create_global_step())
+        # A tensor TensorFlow makes for its session hook, and warns about when no session uses it.
+        getattr(self.optimizer.ready_for_local_init_op, "mark_used", lambda: None)()
+        return train_op
+
+
 def _build(cluster, name, hparams, seed):
     """The registry graph placed on the cluster; returns (graph, model, train_op, global
     step, sync optimizer or None, done enqueue ops)."""
-    graph, holder = tf.Graph(), {}
-
-    def sync_minimize(optimizer, cost):
-        holder["sync"] = tf.train.SyncReplicasOptimizer(
-            optimizer, replicas_to_aggregate=len(cluster.workers),
-            total_num_replicas=len(cluster.workers))
-        train_op = holder["sync"].minimize(cost,
-                                           global_step=tf.train.get_or_create_global_step())
-        # A tensor TensorFlow makes for its session hook, and warns about when no session uses it.
-        getattr(holder["sync"].ready_for_local_init_op, "mark_used", lambda: None)()
-        return train_op
-
+    graph = tf.Graph()
+    sync = _SyncMinimize(len(cluster.workers)) if cluster.sync else None
     with graph.as_default():
         tf.set_random_seed(seed)
         placement = tf.train.replica_device_setter(
             worker_device=f"/job:worker/task:{cluster.task}", cluster=cluster.spec())
-        with tf.device(placement), minimizing_with(sync_minimize if cluster.sync else None):
-            model = registry.build(name, **hparams)
+        with tf.device(placement):
+            model = registry.build(name, minimize=sync, **hparams)
             global_step = tf.train.get_or_create_global_step()
             train_op = model.train_op if cluster.sync else \
                 tf.group(model.train_op, tf.assign_add(global_step, 1))
         done = [_done_queue(i, len(cluster.workers)).enqueue(1) for i in range(len(cluster.ps))]
-    return graph, model, train_op, global_step, holder.get("sync"), done
+    return graph, model, train_op, global_step, sync and sync.optimizer, done
 
 
-def placed_graph(name, workers=2, ps=1, sync=False, task=0):
-    """Registry model `name` as worker `task` of a cluster builds it (no servers needed):
-    (graph, model). For looking at placement and at the sync variant's ops."""
+def placed_graph(name, workers=2, ps=1, sync=False, task=0, hparams=None):
+    """Registry model `name` (with `hparams` overriding the lecture's) as worker `task` of a
+    cluster builds it (no servers needed): (graph, model). For looking at placement and at the
+    sync variant's ops."""
     hosts = [f"localhost:{2222 + i}" for i in range(ps + workers)]
     task = Cluster(tuple(hosts[:ps]), tuple(hosts[ps:]), "worker", task, sync)
-    graph, model, *_ = _build(task, name, registry.hparams(name), seed=0)
+    graph, model, *_ = _build(task, name, registry.hparams(name, **(hparams or {})), seed=0)
     return graph, model
 
 
-def train(cluster, config, ds, out=print):
-    """Trains `config.model` as worker `cluster.task`; the chief also checkpoints, then scores
-    and draws (the kind's pictures; per-epoch reconstructions are a single-process run's).
+def run_task(cluster, config, ds=None, out=print):
+    """Runs this process's task of a training run: a ps task serves the variables until the
+    workers are done; a worker trains on its shard of the train split (`train_worker`).
 
     Args:
-      config: a resolved `train.TrainConfig` (epochs, batch size, train_dir, ...).
-      ds: the Dataset; this worker trains on its shard of `ds.train`.
+      cluster: this process's `Cluster`.
+      config: a `session.TrainConfig`.
+      ds: the Dataset (default: the model's, as a single-process run loads it).
+
+    Raises:
+      ClusterError: a cluster description that cannot work; ConfigError, HparamError: bad
+        settings; RunFolderError: the chief's folder holds another run.
+    """
+    if cluster.job == "ps":
+        config.resolved()  # bad settings fail here too, not only on the workers
+        return serve(cluster, out=out)
+    return train_worker(cluster, session.prepare(config, ds), out=out)
+
+
+def train_worker(cluster, run, out=print):
+    """Trains `run` as worker `cluster.task`; the chief also checkpoints, then scores and draws
+    (the kind's pictures; per-epoch reconstructions are a single-process run's).
+
+    Args:
+      run: a prepared `session.Run`; this worker trains on its shard of `run.ds.train`.
 
     Returns:
       dict: steps (the global step reached), images_per_s of this worker, and for the chief
       test (accuracy or cost) and test_metric.
     """
-    kind = kinds.of(config.model)
-    hparams = registry.hparams(config.model, **config.hparams)
-    folder = Path(config.train_dir)
+    config = run.config
     if cluster.chief:
-        folder.mkdir(parents=True, exist_ok=True)
-        rundir.claim(folder, dict(model=config.model, hparams=hparams,
-                                  batch_size=config.batch_size, seed=config.seed,
-                                  epochs=config.epochs, split=list(ds.split),
-                                  cluster=cluster.describe()))
+        run.claim(cluster=cluster.describe())
     server = tf.distribute.Server(cluster.spec(), job_name="worker", task_index=cluster.task,
                                   config=cluster.session_config())
     graph, model, train_op, global_step, sync, done = _build(
-        cluster, config.model, hparams, config.seed)
-    mean_img = ds.mean() if kind.subtracts_mean else None
-    if cluster.chief and mean_img is not None:
-        rundir.save_mean(folder, mean_img)
-    total = config.epochs * math.ceil(ds.train.num_examples / config.batch_size)
-    if config.max_steps is not None:
-        total = min(total, config.max_steps)
-    split = shard(ds.train, cluster)
-    feeder = Feeder(model, mean_img)
+        cluster, config.model, run.hparams, config.seed)
+    total = run.total_steps
     with graph.as_default():
         with tf.device(f"/job:worker/task:{cluster.task}"):  # the chief writes the files
             saver = tf.train.Saver(max_to_keep=config.keep_checkpoints, save_relative_paths=True)
-        scaffold = tf.train.Scaffold(saver=saver)
-        hooks = [tf.train.StopAtStepHook(last_step=total)]
-        if sync is not None:
-            hooks.append(sync.make_session_run_hook(cluster.chief))
-        if cluster.chief:
-            hooks.append(tf.train.CheckpointSaverHook(
-                str(folder), save_steps=config.save_every_steps, scaffold=scaffold,
-                checkpoint_basename=rundir.CHECKPOINT_NAME))
-            creator = tf.train.ChiefSessionCreator(scaffold, master=server.target,
-                                                   config=cluster.session_config(),
-                                                   checkpoint_dir=str(folder))
-        else:
-            creator = _WaitForChief(scaffold, server.target, cluster.session_config())
-        images, started, epoch = 0, None, 0
+        creator, hooks = _session_and_hooks(cluster, run, server, saver, sync)
         # The sync optimizer's token thread stays blocked when training stops: give it a
         # moment, then close the session under it (MonitoredSession waits 120 s by default).
         with _token_thread_stops_quietly(), tf.train.MonitoredSession(
                 session_creator=creator, hooks=hooks,
                 stop_grace_period_secs=STOP_GRACE_S) as sess:
-            step = sess.run(global_step)
-            out(f"worker {cluster.task}: starting at global step {step}/{total}")
-            while not sess.should_stop():
-                order = split.order(seed=[config.seed, cluster.task, epoch])
-                for start in range(0, len(order), config.batch_size):
-                    idx = order[start:start + config.batch_size]
-                    feed = feeder(split.images[idx], None if split.labels is None
-                                  else split.labels[idx], train=True)
-                    sess.run(train_op, feed)
-                    images += len(idx)
-                    started = started or time.monotonic()
-                    if sess.should_stop():
-                        break
-                epoch += 1
-        seconds = time.monotonic() - started if started else 0.0
-        first = step
+            first = sess.run(global_step)
+            out(f"worker {cluster.task}: starting at global step {first}/{total}")
+            images, seconds = _train_shard(sess, train_op, Feeder(model, run.mean_img),
+                                           shard(run.ds.train, cluster), config, cluster.task)
         with tf.Session(server.target, config=cluster.session_config()) as sess:
             step = int(sess.run(global_step))
             sess.run(done)
@@ -298,14 +286,59 @@ def train(cluster, config, ds, out=print):
     out(f"worker {cluster.task}: done at global step {step}, {rate or 0:.0f} images/s on this "
         f"worker, {step_rate or 0:.1f} global steps/s")
     result = dict(steps=step, images_per_s=rate, global_steps_per_s=step_rate)
-    if cluster.chief:  # scores and draws from the checkpoint, as a single-process run would
-        with rundir.restore_model(folder) as (scoring, scoring_feeder, saved):
-            test = evaluate(scoring, scoring_feeder, ds.test)
-            pictures = kind.draw(scoring, scoring_feeder, ds, folder / rundir.PICTURES) \
-                if config.pictures else {}
-        metric = "test_accuracy" if model.accuracy is not None else "test_cost"
-        if test is not None:
-            out(f"{config.model}: {metric.replace('_', ' ')} {test:.6f} on "
-                f"{ds.test.num_examples} held-out images ({Path(saved.prefix).name})")
-        result.update(test=test, test_metric=metric, checkpoint=saved.prefix, pictures=pictures)
+    if cluster.chief:
+        result.update(_score(run, out))
     return result
+
+
+def _session_and_hooks(cluster, run, server, saver, sync):
+    """(session creator, hooks) of this worker's MonitoredSession: it stops at the run's last
+    step; the chief initialises or restores, and checkpoints; the others wait for it."""
+    config, folder = run.config, run.folder
+    scaffold = tf.train.Scaffold(saver=saver)
+    hooks = [tf.train.StopAtStepHook(last_step=run.total_steps)]
+    if sync is not None:
+        hooks.append(sync.make_session_run_hook(cluster.chief))
+    if not cluster.chief:
+        return _WaitForChief(scaffold, server.target, cluster.session_config()), hooks
+    hooks.append(tf.train.CheckpointSaverHook(
+        str(folder), save_steps=config.save_every_steps, scaffold=scaffold,
+        checkpoint_basename=rundir.CHECKPOINT_NAME))
+    return tf.train.ChiefSessionCreator(scaffold, master=server.target,
+                                        config=cluster.session_config(),
+                                        checkpoint_dir=str(folder)), hooks
+
+
+def _train_shard(sess, train_op, feeder, split, config, task):
+    """Runs training steps on `split`, epoch after epoch, until the session should stop.
+
+    Returns:
+      (images trained on, seconds since the first step).
+    """
+    images, started, epoch = 0, None, 0
+    while not sess.should_stop():
+        order = split.order(seed=[config.seed, task, epoch])
+        for start in range(0, len(order), config.batch_size):
+            idx = order[start:start + config.batch_size]
+            sess.run(train_op, feeder(split.images[idx], None if split.labels is None
+                                      else split.labels[idx], train=True))
+            images += len(idx)
+            started = started or time.monotonic()
+            if sess.should_stop():
+                break
+        epoch += 1
+    return images, time.monotonic() - started if started else 0.0
+
+
+def _score(run, out):
+    """The chief's end of a run: scores and draws from the newest checkpoint, as a
+    single-process run would from its session."""
+    saved = rundir.open_run(run.folder)
+    with saved.restore() as (sess, feeder):
+        test = evaluate(sess, feeder, run.ds.test)
+        pictures = run.kind.draw(sess, feeder, run.ds, run.folder / rundir.PICTURES) \
+            if run.config.pictures else {}
+    if test is not None:
+        out(run.final_line(test, f" ({Path(saved.prefix).name})"))
+    return dict(test=test, test_metric=run.kind.test_metric, checkpoint=saved.prefix,
+                pictures=pictures)

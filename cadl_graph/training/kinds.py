@@ -24,7 +24,8 @@ from cadl_graph.viz import figures, images
 EXAMPLES = 100  # reconstructions drawn each epoch (the lecture's ds.X[:100])
 
 
-def _fmt(value, digits):
+def fmt(value, digits=6):
+    """A figure as the reports print it ("n/a" for None)."""
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
@@ -33,23 +34,28 @@ class Kind:
 
     Attributes:
       name: the registry's key.
-      subtracts_mean: the model is fed `x - mean_img` (mean over all of `ds.X`).
       reconstructs: draw the same test images reconstructed after every epoch (a GIF).
       metric: the epoch record's key for what the lecture printed.
       metric_name: how to say it.
       averages_costs: the epoch record needs every step's training cost.
+      test_metric: the result's key for the held-out score: "test_accuracy" (higher is
+        better) or "test_cost" (lower is better).
     """
 
     name = ""
-    subtracts_mean = False
     reconstructs = True
     averages_costs = False
     metric = ""
     metric_name = ""
+    test_metric = "test_cost"
 
     def epoch_record(self, sess, feeder, ds, last_xs, costs):
         """The scores after an epoch, from a scoring session: {key: float or None}."""
         raise NotImplementedError
+
+    def better(self, new, old):
+        """Whether held-out score `new` is better than `old`."""
+        return new > old if self.test_metric == "test_accuracy" else new < old
 
     def epoch_value(self, record):
         """The record's figure that the lecture printed (None when not scored)."""
@@ -62,14 +68,14 @@ class Kind:
 
     def report_cell(self, record):
         """The report table's cell for this epoch."""
-        return _fmt(self.epoch_value(record), 6)
+        return fmt(self.epoch_value(record), 6)
 
     def curves(self, history):
         """{label: per-epoch values} of our figures, for a training-curve plot."""
         return {f"ours: {self.metric_name}": [self.epoch_value(r) for r in history]}
 
     def _scores(self, record):
-        return f"{self.metric_name} {_fmt(self.epoch_value(record), 6)}"
+        return f"{self.metric_name} {fmt(self.epoch_value(record), 6)}"
 
     @staticmethod
     def examples(ds):
@@ -85,7 +91,6 @@ class Kind:
 
 class TiedAutoencoder(Kind):
     name = "autoencoder"
-    subtracts_mean = True
     metric = "last_batch_cost"
     metric_name = "last-batch cost"
 
@@ -93,12 +98,13 @@ class TiedAutoencoder(Kind):
         return dict(last_batch_cost=float(sess.run(feeder.model.cost, feeder(last_xs))))
 
     def _scores(self, record):
-        return f"cost {_fmt(record['last_batch_cost'], 6)} (last batch)"
+        return f"cost {fmt(record['last_batch_cost'], 6)} (last batch)"
 
 
 class Classifier(Kind):
     name = "classifier"
     reconstructs = False
+    test_metric = "test_accuracy"
     metric = "valid_accuracy"
     metric_name = "valid accuracy"
 
@@ -128,11 +134,11 @@ class VariationalAutoencoder(Kind):
         return dict(train_cost=float(np.mean(costs)), valid_cost=evaluate(sess, feeder, ds.valid))
 
     def _scores(self, record):
-        return (f"train cost {_fmt(record['train_cost'], 4)}, "
-                f"valid cost {_fmt(record['valid_cost'], 4)}")
+        return (f"train cost {fmt(record['train_cost'], 4)}, "
+                f"valid cost {fmt(record['valid_cost'], 4)}")
 
     def report_cell(self, record):
-        return f"train {_fmt(record['train_cost'], 2)} / valid {_fmt(record['valid_cost'], 2)}"
+        return f"train {fmt(record['train_cost'], 2)} / valid {fmt(record['valid_cost'], 2)}"
 
     def curves(self, history):
         return {"ours: train cost": [r["train_cost"] for r in history],

@@ -1,13 +1,13 @@
 """A whole cluster on this machine: ps and worker processes on free loopback ports.
 
     from cadl_graph.training import launcher
-    launcher.run(["--model=conv_classifier", "--train_dir=runs/cluster"], workers=2)
+    launcher.launch(["--model=conv_classifier", "--train_dir=runs/cluster"], workers=2)
 
 Each task is `scripts/train.py` with its `--job_name` and `--task_index`, started as a process
 of its own. Their output is streamed with a `[ps0]`/`[worker1]` prefix. When every worker has
 finished, the ps tasks stop themselves (the workers tell them through a queue). If a task exits
 with an error, or the deadline passes, every other task is killed and the run fails, naming the
-task. No process outlives `run`.
+task. No process outlives `launch`.
 """
 
 import socket
@@ -46,7 +46,7 @@ def _stream(process, name, out):
         out(f"[{name}] {line.rstrip()}")
 
 
-def run(train_args, workers=2, ps=1, sync=False, deadline_s=DEADLINE_S, out=print,
+def launch(train_args, workers=2, ps=1, sync=False, deadline_s=DEADLINE_S, out=print,
         python=sys.executable):
     """Starts the cluster, streams its output, waits for it; returns {task: exit status}.
 

@@ -1,110 +1,85 @@
-"""The training loop for every registry model, resumable from its run folder.
+"""The training loop of one process, for every registry model, resumable from its run folder.
 
-    from cadl_graph.training.loop import TrainConfig, train
+    from cadl_graph.training.loop import train
+    from cadl_graph.training.session import TrainConfig
     result = train(TrainConfig(model="conv_autoencoder", train_dir="runs/train/cae"))
 
-What is fed follows the lecture (`cadl_graph.training.kinds`): the tied autoencoders see
-`batch - mean_img`, the classifiers images and one-hot labels, the VAE family raw images plus
-its auxiliary placeholders. After each epoch one line reports what the lecture printed and the
-speed; at the end the held-out test split is scored. Scores and pictures come from an inference
-copy of the graph (`cadl_graph.training.scoring.Scorer`): the training session only runs training steps.
+What is fed follows the lecture: the tied autoencoders see `batch - mean_img`, the classifiers
+images and one-hot labels, the VAE family raw images plus its auxiliary placeholders. After
+each epoch one line reports what the lecture printed and the speed (`cadl_graph.training.kinds`);
+at the end the held-out test split is scored. Scores and pictures come from an inference copy
+of the graph (`cadl_graph.training.scoring.Scorer`): the training session only runs training
+steps.
 
 A global step and a Saver are added to the graph only AFTER the registry builder has run, so
 the model's own ops are exactly those its golden pins. Checkpoints are saved every
 `save_every_steps` and at the end. A rerun with the same `train_dir` takes the folder's lock,
 removes what an interrupted write left, restores the newest intact checkpoint (found on disk,
-so a moved or copied folder resumes from its own files; see `cadl_graph.training.checkpoints`) and
-finishes the remaining steps, replaying each epoch's batch order from the seed: a run killed
-at any moment ends with the same weights as one that was never interrupted.
+so a moved or copied folder resumes from its own files; see `cadl_graph.training.checkpoints`)
+and finishes the remaining steps, replaying each epoch's batch order from the seed: a run
+killed at any moment ends with the same weights as one that was never interrupted.
+
+The run, top to bottom (`train`): prepare the run and take its folder; build the training
+graph; start (restore or initialise); for each epoch, run its batches (`_Trainer.epoch`), then
+score and record it (`_Trainer.end_epoch`); save, score the test split and draw
+(`_Trainer.finish`).
 """
 
 import dataclasses
 import logging
 import math
 import time
-from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
 from cadl_graph.compat import tf
-from cadl_graph.data.datasets import MNIST
-from cadl_graph.errors import ConfigError
 from cadl_graph.graphs import registry
-from cadl_graph.training import checkpoints, cluster, kinds, rundir
+from cadl_graph.training import checkpoints, rundir, session
 from cadl_graph.training.scoring import Feeder, Scorer, evaluate
 from cadl_graph.viz import figures, images
 
 log = logging.getLogger(__name__)
 
-SAVE_EVERY_STEPS = 1000   # checkpoint period (and always at the end)
-KEEP_CHECKPOINTS = 5      # how many recent checkpoints the Saver keeps
 PROGRESS_EVERY_S = 30.0   # long epochs log a progress line this often
 PROGRESS_CHECK_STEPS = 64  # ... checked every this many steps (not every step: it is a hot loop)
 SUMMARY_EVERY_STEPS = 50  # TensorBoard train-cost points
 
 
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """One training run. None means the registry's (the lecture's) value.
+def train(config, ds=None, out=print):
+    """Trains `config.model`, resuming from `config.train_dir` when it holds a checkpoint.
 
-    Attributes:
-      model: registry name.
-      epochs, batch_size: the recipe; defaults from the registry.
-      seed: seeds the data shuffle, the epoch orders and TensorFlow's initialisers.
-      train_dir: checkpoints, run.json and pictures go here; reused to resume (default
-        `runs/train/<model>`).
-      data_dir: MNIST directory to try before the cache.
-      max_steps: stop once the global step reaches this (short runs); None = all epochs.
-      save_every_steps: checkpoint period in steps (and always at the end).
-      logdir: TensorBoard event folder, or None for none.
-      pictures: draw reconstructions, weights, manifolds.
-      keep_checkpoints: how many recent checkpoints the Saver keeps.
-      hparams: registry hyperparameters to override, e.g. {"learning_rate": 0.01}.
+    Args:
+      config: a `session.TrainConfig`.
+      ds: the Dataset to use (default: `session.load_dataset(config.model, config.seed, ...)`).
+      out: where the per-epoch lines go (print by default).
+
+    Returns:
+      dict: model, hparams, steps (final global step), total_steps, epochs (per-epoch
+      records), test (accuracy or mean cost on the test split), test_metric, images_per_s
+      (of the training loop), steady_images_per_s (the same after the session's first step,
+      which optimizes the graph), train_seconds, checkpoint (final prefix), pictures
+      ({name: path}), seconds.
+
+    Raises:
+      ConfigError, HparamError: bad settings. RunFolderError, CheckpointError: the folder is
+        in use, belongs to another run, or its checkpoints are damaged beyond recovery.
     """
-
-    model: str
-    epochs: Optional[int] = None
-    batch_size: Optional[int] = None
-    seed: int = 0
-    train_dir: Optional[str] = None
-    data_dir: Optional[str] = None
-    max_steps: Optional[int] = None
-    save_every_steps: int = SAVE_EVERY_STEPS
-    logdir: Optional[str] = None
-    pictures: bool = True
-    keep_checkpoints: int = KEEP_CHECKPOINTS
-    hparams: dict = dataclasses.field(default_factory=dict)
-
-    def resolved(self):
-        """A copy with every None filled in from the registry, checked.
-
-        Raises:
-          ConfigError: a value that cannot work (the message names the setting).
-        """
-        spec = registry.get(self.model)
-        config = dataclasses.replace(
-            self,
-            epochs=spec.epochs if self.epochs is None else self.epochs,
-            batch_size=spec.batch_size if self.batch_size is None else self.batch_size,
-            train_dir=self.train_dir or f"runs/train/{self.model}")
-        for name, low in (("epochs", 0), ("batch_size", 1), ("seed", 0), ("max_steps", 0),
-                          ("save_every_steps", 1), ("keep_checkpoints", 1)):
-            value = getattr(config, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                      or value < low):
-                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
-        for name in ("train_dir", "logdir"):
-            path = getattr(config, name)
-            if path is not None and Path(path).exists() and not Path(path).is_dir():
-                raise ConfigError(f"--{name} {path} is a file; name a folder (it is created "
-                                  "when missing)")
-        return config
-
-
-def load_dataset(model, seed=0, data_dir=None):
-    """The MNIST Dataset a registry model trains on (its split, one-hot labels)."""
-    return MNIST(one_hot=True, split=registry.get(model).split, seed=seed, data_dir=data_dir)
+    started = time.monotonic()
+    run = session.prepare(config, ds)
+    run.folder.mkdir(parents=True, exist_ok=True)
+    with rundir.lock(run.folder):
+        for path in rundir.clean_leftovers(run.folder):
+            log.warning("removed %s, left by an interrupted write", path)
+        run.claim()
+        trainer = _Trainer(run, out)
+        with trainer.session() as sess:
+            trainer.start(sess)
+            for epoch in trainer.epochs():
+                if not trainer.epoch(sess, epoch):
+                    break  # max_steps stopped us mid-epoch: no epoch line
+                trainer.end_epoch(sess, epoch)
+            result = trainer.finish(sess)
+    return dict(result, seconds=time.monotonic() - started)
 
 
 def _epoch_seed(seed, epoch):
@@ -129,6 +104,10 @@ class _Reporter:
             self.last_progress = now
             log.info("step %d/%d, %.0f images/s", step, total, images_seen / max(seconds, 1e-9))
 
+    def close(self):
+        if self.writer is not None:
+            self.writer.close()
+
 
 @dataclasses.dataclass
 class _Graph:
@@ -140,6 +119,22 @@ class _Graph:
     global_step: tf.Variable
     init_step: tf.Operation
     variables: list
+
+
+def _training_graph(config, hparams):
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.set_random_seed(config.seed)
+        model = registry.build(config.model, **hparams)
+        # Everything below is training machinery, created after the model's own ops.
+        # The step is counted in Python and written into global_step before each save, so
+        # no step runs an extra op for it.
+        global_step = tf.train.get_or_create_global_step()
+        saver = tf.train.Saver(max_to_keep=config.keep_checkpoints, save_relative_paths=True)
+        init_step = tf.variables_initializer([global_step])
+        variables = graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)
+    graph.finalize()  # a loop that adds ops by mistake would leak memory; fail loudly instead
+    return _Graph(graph, model, saver, global_step, init_step, variables)
 
 
 class _BatchBuffer:
@@ -166,187 +161,142 @@ class _BatchBuffer:
         return xs, ys
 
 
-def _training_graph(config, hparams):
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.set_random_seed(config.seed)
-        model = registry.build(config.model, **hparams)
-        # Everything below is training machinery, created after the model's own ops.
-        # The step is counted in Python and written into global_step before each save, so
-        # no step runs an extra op for it.
-        global_step = tf.train.get_or_create_global_step()
-        saver = tf.train.Saver(max_to_keep=config.keep_checkpoints, save_relative_paths=True)
-        init_step = tf.variables_initializer([global_step])
-        variables = graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)
-    graph.finalize()  # a loop that adds ops by mistake would leak memory; fail loudly instead
-    return _Graph(graph, model, saver, global_step, init_step, variables)
+class _Trainer:
+    """One process's training of a prepared `session.Run`: its graph, session and counters.
 
-
-def _start(sess, g, folder, total, out):
-    """Restores the folder's newest intact checkpoint or initialises; returns the step."""
-    prefix = checkpoints.latest(folder)
-    if prefix is None:
-        sess.run([g.model.init_op, g.init_step])
-        return 0
-    checkpoints.restore(sess, g.saver, prefix, g.variables)
-    # The Saver keeps the last few checkpoints and deletes older ones: let it know those on disk.
-    g.saver.recover_last_checkpoints([p for _, p in checkpoints.on_disk(folder)])
-    step = int(sess.run(g.global_step))
-    out(f"resuming {g.model.name} from {prefix} at step {step}/{total}")
-    return step
-
-
-def train(config, ds=None, out=print):
-    """Trains `config.model`, resuming from `config.train_dir` when it holds a checkpoint.
-
-    Args:
-      config: a TrainConfig.
-      ds: the Dataset to use (default: `load_dataset(config.model, config.seed, ...)`).
-      out: where the per-epoch lines go (print by default).
-
-    Returns:
-      dict: model, hparams, steps (final global step), total_steps, epochs (per-epoch
-      records), test (accuracy or mean cost on the test split), test_metric, images_per_s
-      (of the training loop), steady_images_per_s (the same after the session's first step,
-      which optimizes the graph), train_seconds, checkpoint (final prefix), pictures
-      ({name: path}), seconds.
-
-    Raises:
-      ConfigError, HparamError: bad settings. RunFolderError, CheckpointError: the folder is
-        in use, belongs to another run, or its checkpoints are damaged beyond recovery.
+    Attributes:
+      step: the global step reached.
+      history: the per-epoch records (those of epochs finished before a restored checkpoint
+        are kept; later ones are trained again).
     """
-    config = config.resolved()
-    started = time.monotonic()
-    kind = kinds.of(config.model)
-    hparams = registry.hparams(config.model, **config.hparams)
-    ds = ds if ds is not None else load_dataset(config.model, config.seed, config.data_dir)
-    folder = Path(config.train_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    with rundir.lock(folder):
-        for path in rundir.clean_leftovers(folder):
-            log.warning("removed %s, left by an interrupted write", path)
-        rundir.claim(folder, dict(model=config.model, hparams=hparams,
-                                  batch_size=config.batch_size, seed=config.seed,
-                                  epochs=config.epochs, split=list(ds.split)))
-        return _train(config, kind, hparams, ds, folder, out, started)
 
+    def __init__(self, run, out):
+        self.run, self.out = run, out
+        self.config, self.kind, self.ds = run.config, run.kind, run.ds
+        self.g = _training_graph(run.config, run.hparams)
+        self.scorer = Scorer(run.config.model, run.hparams, seed=run.config.seed)
+        self.feeder = Feeder(self.g.model, run.mean_img)
+        self.scoring_feeder = self.scorer.feeder(run.mean_img)
+        self.report = _Reporter(tf.summary.FileWriter(run.config.logdir, self.g.graph)
+                                if run.config.logdir else None)
+        self.buffer = _BatchBuffer(run.ds.train, run.config.batch_size, run.mean_img)
+        self.step, self.history = 0, []
+        self.images_seen, self.train_seconds = 0, 0.0
+        self.first_step = None  # (seconds, images) of the session's first step: it optimizes
+        self.last = None        # the examples of the last batch trained
 
-def train_in_cluster(cluster_task, config, ds=None, out=print):
-    """`train` as one task of a cluster (see `cadl_graph.training.cluster`): a ps task serves the
-    variables until the workers are done; a worker trains on its shard of the train split;
-    the chief (worker 0) also initialises, checkpoints, resumes and scores.
+    def session(self):
+        intra, inter = registry.get(self.config.model).threads
+        return tf.Session(graph=self.g.graph, config=tf.ConfigProto(
+            intra_op_parallelism_threads=intra, inter_op_parallelism_threads=inter))
 
-    Raises:
-      ClusterError: a cluster description that cannot work; as `train` otherwise.
-    """
-    config = config.resolved()
-    if cluster_task.job == "ps":
-        return cluster.serve(cluster_task, out=out)
-    ds = ds if ds is not None else load_dataset(config.model, config.seed, config.data_dir)
-    return cluster.train(cluster_task, config, ds, out=out)
-
-
-def _train(config, kind, hparams, ds, folder, out, started):
-    g = _training_graph(config, hparams)
-    scorer = Scorer(config.model, hparams, seed=config.seed)
-    mean_img = ds.mean() if kind.subtracts_mean else None
-    if mean_img is not None:  # scoring and exports need the mean the model was trained around
-        rundir.save_mean(folder, mean_img)
-    feeder, scoring_feeder = Feeder(g.model, mean_img), scorer.feeder(mean_img)
-    steps_per_epoch = math.ceil(ds.train.num_examples / config.batch_size)
-    total = config.epochs * steps_per_epoch
-    if config.max_steps is not None:
-        total = min(total, config.max_steps)
-    examples = kind.examples(ds)
-    writer = tf.summary.FileWriter(config.logdir, g.graph) if config.logdir else None
-    report = _Reporter(writer)
-    frames_dir = folder / rundir.PICTURES / "epochs"
-
-    intra, inter = registry.get(config.model).threads
-    session_config = tf.ConfigProto(intra_op_parallelism_threads=intra,
-                                    inter_op_parallelism_threads=inter)
-    with tf.Session(graph=g.graph, config=session_config) as sess:
-        step = _start(sess, g, folder, total, out)
-        # Epochs finished after the restored checkpoint are trained again, so their records go.
-        history = [r for r in rundir.load_history(folder) if r["step"] <= step]
-
-        def save():
-            g.global_step.load(step, sess)
-            return g.saver.save(sess, str(folder / rundir.CHECKPOINT_NAME), global_step=step,
-                                write_meta_graph=False)
-
+    def start(self, sess):
+        """Restores the folder's newest intact checkpoint, or initialises."""
+        g, folder = self.g, self.run.folder
+        prefix = checkpoints.latest(folder)
+        if prefix is None:
+            sess.run([g.model.init_op, g.init_step])
+        else:
+            checkpoints.restore(sess, g.saver, prefix, g.variables)
+            # The Saver keeps the last few checkpoints and deletes older ones: tell it of
+            # those on disk.
+            g.saver.recover_last_checkpoints([p for _, p in checkpoints.on_disk(folder)])
+            self.step = int(sess.run(g.global_step))
+            self.out(f"resuming {g.model.name} from {prefix} at step "
+                     f"{self.step}/{self.run.total_steps}")
+        self.history = [r for r in rundir.load_history(folder) if r["step"] <= self.step]
         # The cost is fetched only when it is used: every step for kinds that average it over
         # the epoch (the VAEs), else on the TensorBoard steps.
-        buffer = _BatchBuffer(ds.train, config.batch_size, mean_img)
-        run_step = feeder.step(sess, g.model.train_op)
-        run_step_and_cost = feeder.step(sess, [g.model.train_op, g.model.cost])
-        images_seen, train_seconds = 0, 0.0
-        first_step = None  # (seconds, images) of the session's first step: it optimizes the graph
-        for epoch in range(step // steps_per_epoch, math.ceil(total / steps_per_epoch)):
-            skip = step - epoch * steps_per_epoch
-            epoch_start, epoch_images, epoch_costs = time.monotonic(), 0, []
-            # The epoch's order, replayed from the seed when resuming mid-epoch.
-            order = ds.train.order(seed=_epoch_seed(config.seed, epoch))
-            last = order[:0]
-            for start in range(skip * config.batch_size, len(order), config.batch_size):
-                if step >= total:
-                    break
-                last = order[start:start + config.batch_size]
-                batch = buffer.fill(last)
-                step += 1
-                step_start = time.monotonic() if first_step is None else 0.0
-                if kind.averages_costs or step % SUMMARY_EVERY_STEPS == 0:
-                    cost = float(run_step_and_cost(*batch)[1])
-                    epoch_costs.append(cost)
-                    if step % SUMMARY_EVERY_STEPS == 0:
-                        report.scalar("train/cost", cost, step)
-                else:
-                    run_step(*batch)
-                epoch_images += len(last)
-                if first_step is None:
-                    first_step = (time.monotonic() - step_start, len(last))
-                if step % config.save_every_steps == 0:
-                    save()
-                if step % PROGRESS_CHECK_STEPS == 0:
-                    report.progress(step, total, epoch_images, time.monotonic() - epoch_start)
-            seconds = time.monotonic() - epoch_start
-            images_seen, train_seconds = images_seen + epoch_images, train_seconds + seconds
-            if step < (epoch + 1) * steps_per_epoch or not epoch_images:
-                break  # max_steps stopped us mid-epoch: no epoch line
-            with scorer.from_session(sess, g.variables) as scoring:
-                record = kind.epoch_record(scoring, scoring_feeder, ds, ds.train.images[last],
-                                           epoch_costs)
-                if config.pictures and kind.reconstructs:
-                    images.save_png(frames_dir / f"reconstruction_{epoch:03d}.png",
-                                    figures.reconstruction_montage(
-                                        scoring.run(scorer.model.y, scoring_feeder(examples)),
-                                        mean_img),
-                                    vmin=0.0, vmax=1.0)
-            record.update(epoch=epoch, step=step, images_per_s=epoch_images / seconds)
-            history.append(record)
-            rundir.save_history(folder, history)
-            out(kind.epoch_line(record))
-            for key, value in record.items():
-                if key not in ("epoch", "step", "images_per_s"):
-                    report.scalar(f"epoch/{key}", value, step)
-        final = save()
-        with scorer.from_session(sess, g.variables) as scoring:
-            test = evaluate(scoring, scoring_feeder, ds.test)
-            pictures = _draw(scoring, kind, scoring_feeder, ds, history, folder) \
-                if config.pictures else {}
-    if writer is not None:
-        writer.close()
-    test_metric = "test_accuracy" if g.model.accuracy is not None else "test_cost"
-    if test is not None:
-        out(f"{config.model}: {test_metric.replace('_', ' ')} {test:.6f} on "
-            f"{ds.test.num_examples} held-out images")
-    return dict(model=config.model, hparams=hparams, steps=step, total_steps=total,
-                epochs=history, test=test, test_metric=test_metric, checkpoint=final,
-                pictures=pictures,
-                images_per_s=images_seen / train_seconds if train_seconds else None,
-                steady_images_per_s=_steady_rate(images_seen, train_seconds, first_step),
-                train_seconds=train_seconds,
-                seconds=time.monotonic() - started)
+        self._run_step = self.feeder.step(sess, g.model.train_op)
+        self._run_step_and_cost = self.feeder.step(sess, [g.model.train_op, g.model.cost])
+
+    def epochs(self):
+        """The epochs still to train (from the one the restored step is in)."""
+        per_epoch = self.run.steps_per_epoch
+        return range(self.step // per_epoch, math.ceil(self.run.total_steps / per_epoch))
+
+    def epoch(self, sess, epoch):
+        """Trains the epoch's remaining batches; True when the epoch was completed."""
+        config, total = self.config, self.run.total_steps
+        step, report = self.step, self.report
+        skip = step - epoch * self.run.steps_per_epoch
+        started, images_seen, self.costs = time.monotonic(), 0, []
+        # The epoch's order, replayed from the seed when resuming mid-epoch.
+        order = self.ds.train.order(seed=_epoch_seed(config.seed, epoch))
+        last = order[:0]
+        for start in range(skip * config.batch_size, len(order), config.batch_size):
+            if step >= total:
+                break
+            last = order[start:start + config.batch_size]
+            batch = self.buffer.fill(last)
+            step += 1
+            step_start = time.monotonic() if self.first_step is None else 0.0
+            if self.kind.averages_costs or step % SUMMARY_EVERY_STEPS == 0:
+                cost = float(self._run_step_and_cost(*batch)[1])
+                self.costs.append(cost)
+                if step % SUMMARY_EVERY_STEPS == 0:
+                    report.scalar("train/cost", cost, step)
+            else:
+                self._run_step(*batch)
+            images_seen += len(last)
+            if self.first_step is None:
+                self.first_step = (time.monotonic() - step_start, len(last))
+            if step % config.save_every_steps == 0:
+                self.step = step
+                self.save(sess)
+            if step % PROGRESS_CHECK_STEPS == 0:
+                report.progress(step, total, images_seen, time.monotonic() - started)
+        self.step, self.last = step, last
+        self.epoch_seconds = time.monotonic() - started
+        self.epoch_images = images_seen
+        self.images_seen += images_seen
+        self.train_seconds += self.epoch_seconds
+        return step >= (epoch + 1) * self.run.steps_per_epoch and images_seen > 0
+
+    def end_epoch(self, sess, epoch):
+        """Scores the epoch in the inference copy, draws its frame, records and reports it."""
+        ds, folder = self.ds, self.run.folder
+        with self.scorer.from_session(sess, self.g.variables) as scoring:
+            record = self.kind.epoch_record(scoring, self.scoring_feeder, ds,
+                                            ds.train.images[self.last], self.costs)
+            if self.config.pictures and self.kind.reconstructs:
+                images.save_png(_frame_path(folder, epoch), figures.reconstruction_montage(
+                    scoring.run(self.scorer.model.y,
+                                self.scoring_feeder(self.kind.examples(ds))),
+                    self.run.mean_img), vmin=0.0, vmax=1.0)
+        record.update(epoch=epoch, step=self.step,
+                      images_per_s=self.epoch_images / self.epoch_seconds)
+        self.history.append(record)
+        rundir.save_history(folder, self.history)
+        self.out(self.kind.epoch_line(record))
+        for key, value in record.items():
+            if key not in ("epoch", "step", "images_per_s"):
+                self.report.scalar(f"epoch/{key}", value, self.step)
+
+    def save(self, sess):
+        """A checkpoint of the current step; returns its prefix."""
+        self.g.global_step.load(self.step, sess)
+        return self.g.saver.save(sess, str(self.run.folder / rundir.CHECKPOINT_NAME),
+                                 global_step=self.step, write_meta_graph=False)
+
+    def finish(self, sess):
+        """Saves, scores the test split and draws; returns the run's result (see `train`)."""
+        final = self.save(sess)
+        with self.scorer.from_session(sess, self.g.variables) as scoring:
+            test = evaluate(scoring, self.scoring_feeder, self.ds.test)
+            pictures = _draw(scoring, self.kind, self.scoring_feeder, self.ds, self.history,
+                             self.run.folder) if self.config.pictures else {}
+        self.report.close()
+        if test is not None:
+            self.out(self.run.final_line(test))
+        seconds = self.train_seconds
+        return dict(model=self.config.model, hparams=self.run.hparams, steps=self.step,
+                    total_steps=self.run.total_steps, epochs=self.history, test=test,
+                    test_metric=self.kind.test_metric, checkpoint=final, pictures=pictures,
+                    images_per_s=self.images_seen / seconds if seconds else None,
+                    steady_images_per_s=_steady_rate(self.images_seen, seconds,
+                                                     self.first_step),
+                    train_seconds=seconds)
 
 
 def _steady_rate(images_seen, seconds, first_step):
@@ -356,12 +306,16 @@ def _steady_rate(images_seen, seconds, first_step):
     return (images_seen - first_step[1]) / (seconds - first_step[0])
 
 
+def _frame_path(folder, epoch):
+    return folder / rundir.PICTURES / "epochs" / f"reconstruction_{epoch:03d}.png"
+
+
 def _draw(sess, kind, feeder, ds, history, folder):
     """The reconstruction GIF of every epoch's frame, and the kind's own pictures."""
     out_dir = folder / rundir.PICTURES
     paths = {}
-    frame_paths = [out_dir / "epochs" / f"reconstruction_{r['epoch']:03d}.png" for r in history]
-    frames = [images.load_gray(p) for p in frame_paths if p.is_file()]
+    frames = [images.load_gray(p) for p in (_frame_path(folder, r["epoch"]) for r in history)
+              if p.is_file()]
     if frames:
         paths["reconstruction"], paths["reconstruction_gif"] = figures.save_reconstructions(
             frames, out_dir, "reconstruction")

@@ -36,7 +36,8 @@ import numpy as np
 
 from cadl_graph import fileio
 from cadl_graph.errors import Error
-from cadl_graph.training import checkpoints, kinds
+from cadl_graph.graphs import registry
+from cadl_graph.training import checkpoints
 from cadl_graph.training.scoring import Scorer
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def _read_json(path, what):
                              "use another --train_dir") from None
 
 
-def read_run(folder):
+def _read_run_json(folder):
     """The run.json in `folder` as a dict, or None when there is none.
 
     Raises:
@@ -87,7 +88,7 @@ def claim(folder, run):
     Raises:
       RunFolderError: the saved run differs in model, hyperparameters, batch size or seed.
     """
-    saved = read_run(folder)
+    saved = _read_run_json(folder)
     if saved is not None:
         differs = [f"{k}: saved {saved.get(k)!r}, now {run[k]!r}" for k in IDENTITY
                    if saved.get(k) != run[k]]
@@ -202,47 +203,52 @@ class SavedRun:
     seed: int
     mean_img: Optional[np.ndarray]
 
+    @contextlib.contextmanager
+    def restore(self):
+        """The model rebuilt in a fresh inference graph and restored, for scoring.
 
-def open_run(checkpoint):
-    """Reads the run that saved `checkpoint` (a prefix, or a train folder).
+            saved = rundir.open_run("runs/lecture/conv_classifier")
+            with saved.restore() as (sess, feeder):
+                accuracy = scoring.evaluate(sess, feeder, ds.test)
+
+        Yields:
+          (session, `scoring.Feeder` of the restored model).
+
+        Raises:
+          CheckpointError: the checkpoint does not fit the model its run.json names.
+        """
+        scorer = Scorer(self.model, self.hparams, seed=self.seed)
+        with scorer.from_checkpoint(self.prefix) as sess:
+            yield sess, scorer.feeder(self.mean_img)
+
+
+def open_run(checkpoint, model=None):
+    """The run that saved `checkpoint` (a prefix, or a train folder): the one way to read a
+    run folder back.
+
+    Args:
+      model: the registry model the caller expects. Required when no run.json lies beside the
+        checkpoint (then the model's lecture hyperparameters are assumed); else checked.
 
     Raises:
       checkpoints.CheckpointError: no usable checkpoint there.
-      RunFolderError: no run.json beside it, or a damaged one (or a damaged mean image).
+      RunFolderError: no run.json and no `model`, a run of another model, a damaged run.json,
+        or a missing or damaged mean image.
     """
     prefix = checkpoints.resolve(checkpoint)
-    run = read_run(Path(prefix).parent)
-    if run is None:
-        raise RunFolderError(f"no {RUN_FILE} beside {prefix} says which model it holds")
-    return saved_run(prefix, run)
-
-
-def saved_run(prefix, run):
-    """The SavedRun of checkpoint `prefix` and the run.json `run` beside it.
-
-    Raises:
-      RunFolderError: the mean image the model needs is missing or damaged.
-    """
     folder = Path(prefix).parent
-    mean = load_mean(folder) if kinds.of(run["model"]).subtracts_mean else None
+    run = _read_run_json(folder)
+    if run is None:
+        if model is None:
+            raise RunFolderError(f"no {RUN_FILE} beside {prefix} says which model it holds; "
+                                 "name the model (--model)")
+        if registry.get(model).subtracts_mean:
+            raise RunFolderError(f"{model} was trained on x - mean_img, and no {RUN_FILE} and "
+                                 f"{MEAN_FILE} beside {prefix} say which mean")
+        return SavedRun(prefix=prefix, model=model, hparams=registry.hparams(model), seed=0,
+                        mean_img=None)
+    if model is not None and model != run["model"]:
+        raise RunFolderError(f"{prefix} was saved by a {run['model']} run, not {model}")
+    mean = load_mean(folder) if registry.get(run["model"]).subtracts_mean else None
     return SavedRun(prefix=prefix, model=run["model"], hparams=run["hparams"],
                     seed=run["seed"], mean_img=mean)
-
-
-@contextlib.contextmanager
-def restore_model(checkpoint):
-    """A saved run's model rebuilt and restored for scoring, in a fresh inference graph.
-
-        with rundir.restore_model("runs/lecture/conv_classifier") as (sess, feeder, run):
-            accuracy = scoring.evaluate(sess, feeder, ds.test)
-
-    Yields:
-      (session, `scoring.Feeder` of the restored model, SavedRun).
-
-    Raises:
-      as `open_run`, and CheckpointError when the checkpoint does not fit its run.json.
-    """
-    saved = open_run(checkpoint)
-    scorer = Scorer(saved.model, saved.hparams, seed=saved.seed)
-    with scorer.from_checkpoint(saved.prefix) as sess:
-        yield sess, scorer.feeder(saved.mean_img), saved

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from cadl_graph.training import kinds
-from cadl_graph.training.loop import TrainConfig, train
+from cadl_graph.training.loop import train
+from cadl_graph.training.session import TrainConfig
 
 
 def train_seeds(model, seeds, out_dir, epochs=None, data_dir=None, hparams=None, out=print):

@@ -16,9 +16,10 @@ import pytest
 from cadl_graph.compat import tf
 from cadl_graph.data.datasets import Dataset
 from cadl_graph.training import checkpoints, rundir
-from cadl_graph.training.loop import TrainConfig, load_dataset, train
+from cadl_graph.training.loop import train
+from cadl_graph.training.session import TrainConfig, load_dataset
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "train.py"
 # A short fc_autoencoder run that saves every other step, so kills often land mid-save.
 KILL_ARGS = ["--model=fc_autoencoder", "--max_steps=90", "--save_every_steps=2",
              "--nopictures"]

@@ -2,9 +2,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cadl_graph.golden import listing as golden
+from cadl_graph.golden import listing
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "dump_graph.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "dump_graph.py"
 
 
 def _run(*args):
@@ -15,13 +15,13 @@ def _run(*args):
 def test_prints_the_golden_lines():
     done = _run("--model=linear_classifier")
     assert done.returncode == 0, done.stderr
-    expected = golden.parse(golden.golden_path("linear_classifier").read_text())
+    expected = listing.parse(listing.golden_path("linear_classifier").read_text())
     assert done.stdout.splitlines() == expected
 
 
 def test_golden_format_reproduces_the_file_and_pbtxt_is_a_graphdef():
     done = _run("--model=conv_autoencoder", "--format=golden")
-    assert done.stdout == golden.golden_path("conv_autoencoder").read_text()
+    assert done.stdout == listing.golden_path("conv_autoencoder").read_text()
     pbtxt = _run("--model=conv_autoencoder", "--format=pbtxt").stdout
     assert 'name: "decoder/layer/2/conv2d_transpose"' in pbtxt and "versions {" in pbtxt
 

@@ -9,8 +9,9 @@ from cadl_graph.compat import tf
 from cadl_graph.data.datasets import Dataset
 from cadl_graph.graphs import registry
 from cadl_graph.training import rundir
-from cadl_graph.training.loop import TrainConfig, load_dataset, train
+from cadl_graph.training.loop import train
 from cadl_graph.training.scoring import Scorer, evaluate
+from cadl_graph.training.session import TrainConfig, load_dataset
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,8 @@ def test_a_restored_checkpoint_scores_what_training_scored_and_stays_unchanged(n
     before = _digest(tmp_path)
     scores = []
     for _ in range(2):
-        with rundir.restore_model(tmp_path) as (sess, feeder, saved):
+        saved = rundir.open_run(tmp_path)
+        with saved.restore() as (sess, feeder):
             scores.append(evaluate(sess, feeder, ds.test))
     assert scores[0] == scores[1]
     assert scores[0] == result["test"]  # what training reported, from the same weights

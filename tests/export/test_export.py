@@ -13,14 +13,15 @@ from cadl_graph import graphfile
 from cadl_graph.compat import tf
 from cadl_graph.data import idx
 from cadl_graph.data.datasets import Dataset
-from cadl_graph.export import freeze as export
+from cadl_graph.export import freeze
 from cadl_graph.export import predict
-from cadl_graph.golden import listing as golden
+from cadl_graph.golden import listing
 from cadl_graph.graphs import registry
-from cadl_graph.training import checkpoints
-from cadl_graph.training.loop import TrainConfig, load_dataset, train
+from cadl_graph.training import checkpoints, rundir
+from cadl_graph.training.loop import train
+from cadl_graph.training.session import TrainConfig, load_dataset
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LOADER = ROOT / "build" / "load_graph"
 EXPORT = ROOT / "scripts" / "export_graph.py"
 SUMMARIZE = ROOT / "scripts" / "summarize_graph.py"
@@ -53,7 +54,7 @@ def exports(runs, tmp_path_factory):
     out = {}
     for name, train_dir in runs.items():
         path = root / f"{name}.pb"
-        signature = export.export(train_dir, path)
+        signature = freeze.export(train_dir, path)
         out[name] = (path, graphfile.load_graph_def(path), signature)
     return out
 
@@ -64,22 +65,17 @@ def images(ds):
 
 
 @pytest.mark.parametrize("name", registry.NAMES)
-def test_frozen_graph_matches_its_golden(name, exports, update_goldens):
+def test_frozen_graph_matches_its_golden(name, exports, project_golden):
     path, graph_def, signature = exports[name]
-    lines = golden.graph_def_lines(graph_def, opaque=signature["trained_constants"])
+    lines = listing.graph_def_lines(graph_def, opaque=signature["trained_constants"])
     kinds = {line.split("\t")[1] for line in lines}
     assert not kinds & {"VariableV2", "Assign", "AssignSub", "ApplyAdam", "NoOp"}
     assert not any(line.startswith(("gradients", "Adam", "beta1_power")) for line in lines)
     assert signature["inputs"][0]["name"] == "X" and signature["outputs"][0]["name"] == "Y"
     assert graph_def.versions.producer == tf.GRAPH_DEF_VERSION
-    golden_file = golden.golden_path(name, "frozen.ops")
-    if update_goldens:
-        golden.write(golden_file, golden.render(f"{name} (frozen export)", {"part": "model"},
-                                                lines, tf.__version__))
-        return
-    problem = golden.compare(golden_file, lines)
-    if problem:
-        pytest.fail(problem, pytrace=False)
+    project_golden.check(graph_def, listing.golden_path(name, "frozen.ops").name,
+                         title=f"{name} (frozen export)", opaque=signature["trained_constants"],
+                         hparams={"part": "model"})
 
 
 @pytest.fixture(scope="module")
@@ -95,14 +91,14 @@ def frozen_vs_live(runs, exports, images, tmp_path_factory):
     for name in VAES:
         for part in ("encoder", "decoder"):
             path = root / f"{name}-{part}.pb"
-            export.export(runs[name], path, part=part)
+            freeze.export(runs[name], path, part=part)
             n_code = 256 if name == "denoising_autoencoder" else 2
             codes = np.random.default_rng(0).normal(0, 1, (16, n_code)).tolist()
             cases.append(dict(train_dir=str(runs[name]), graph=str(path), part=part,
                               codes=codes))
             keys.append((name, part))
     done = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "frozen_vs_live.py")],
+        [sys.executable, str(ROOT / "tests" / "export" / "frozen_vs_live.py")],
         input=json.dumps(dict(images=str(root / "images.npy"), cases=cases)),
         capture_output=True, text=True, check=False,
         env={**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"})
@@ -120,7 +116,7 @@ def test_vae_encoder_and_decoder_exports_equal_the_live_session(name, frozen_vs_
                                                                  tmp_path):
     assert frozen_vs_live[(name, "encoder")] == 0.0
     assert frozen_vs_live[(name, "decoder")] == 0.0
-    signature = export.export(runs[name], tmp_path / "dec.pb", part="decoder")
+    signature = freeze.export(runs[name], tmp_path / "dec.pb", part="decoder")
     assert signature["inputs"][0]["name"] == "Z"
     assert signature["outputs"][0]["name"] == "Y"
 
@@ -157,7 +153,7 @@ def test_cpp_outputs_equal_python(name, exports, loader, idx_files, tmp_path):
     done = _cpp(loader, f"--graph={path}", f"--images={images_file}",
                 f"--labels={labels_file}", f"--dump={dump}", "--batch=100")
     assert done.returncode == 0, done.stderr
-    python = predict.run(graph_def, pixels, batch_size=100)
+    python = predict.run_graph(graph_def, pixels, batch_size=100)
     cpp = np.fromfile(dump, dtype=np.float32).reshape(python.shape)
     assert np.abs(cpp - python).max() <= 1e-5
     if python.shape[-1] == 10:
@@ -197,40 +193,40 @@ def test_export_errors_name_the_problem(runs, tmp_path):
     train_dir = runs["linear_classifier"]
     out = tmp_path / "x.pb"
     with pytest.raises(checkpoints.CheckpointError, match="no checkpoint in folder"):
-        export.export(tmp_path, out)
-    with pytest.raises(export.ExportError, match="saved by a linear_classifier run"):
-        export.export(train_dir, out, model="conv_classifier")
-    with pytest.raises(export.ExportError, match=r"':0'.*'import/'.*Close names: layer1/Softmax"):
-        export.export(train_dir, out, output_nodes=["layer1/Softmaxx"])
-    with pytest.raises(export.ExportError, match="list of output nodes is empty"):
-        export.export(train_dir, out, output_nodes=[])
-    with pytest.raises(export.ExportError, match="is a training op"):
-        export.export(train_dir, out, output_nodes=["Adam"])
+        freeze.export(tmp_path, out)
+    with pytest.raises(rundir.RunFolderError, match="saved by a linear_classifier run"):
+        freeze.export(train_dir, out, model="conv_classifier")
+    with pytest.raises(freeze.ExportError, match=r"':0'.*'import/'.*Close names: layer1/Softmax"):
+        freeze.export(train_dir, out, output_nodes=["layer1/Softmaxx"])
+    with pytest.raises(freeze.ExportError, match="list of output nodes is empty"):
+        freeze.export(train_dir, out, output_nodes=[])
+    with pytest.raises(freeze.ExportError, match="is a training op"):
+        freeze.export(train_dir, out, output_nodes=["Adam"])
     frozen = tmp_path / "frozen.pb"
-    export.export(train_dir, frozen)
-    with pytest.raises(export.ExportError, match="already a frozen graph"):
-        export.export(frozen, out)
-    with pytest.raises(export.ExportError, match="cannot bind 'keep_prob'"):
-        export.export(train_dir, out, bind={"keep_prob": 1.0})
-    with pytest.raises(export.ExportError, match="decoder reads the input placeholder"):
-        export.export(runs["conv_autoencoder"], out, part="decoder")
+    freeze.export(train_dir, frozen)
+    with pytest.raises(freeze.ExportError, match="already a frozen graph"):
+        freeze.export(frozen, out)
+    with pytest.raises(freeze.ExportError, match="cannot bind 'keep_prob'"):
+        freeze.export(train_dir, out, bind={"keep_prob": 1.0})
+    with pytest.raises(freeze.ExportError, match="decoder reads the input placeholder"):
+        freeze.export(runs["conv_autoencoder"], out, part="decoder")
     prefix = checkpoints.resolve(runs["fc_autoencoder"])
     with pytest.raises(checkpoints.CheckpointError, match=r"encoder/layer/0/W: graph \[784, 32\]"):
-        export.build_export(prefix, "fc_autoencoder", {"dimensions": [32, 16]})
+        freeze.build_export(prefix, "fc_autoencoder", {"dimensions": [32, 16]})
     assert not out.exists()
 
 
 def test_custom_output_nodes_keep_their_names(runs, tmp_path, images):
     path = tmp_path / "codes.pb"
-    signature = export.export(runs["fc_autoencoder"], path,
+    signature = freeze.export(runs["fc_autoencoder"], path,
                               output_nodes=["encoder/layer/3/Relu:0"])
     assert [o["name"] for o in signature["outputs"]] == ["encoder/layer/3/Relu"]
     graph_def = graphfile.load_graph_def(path)
-    codes = predict.run(graph_def, images, output_name="encoder/layer/3/Relu")
+    codes = predict.run_graph(graph_def, images, output_name="encoder/layer/3/Relu")
     encoder = tmp_path / "enc.pb"
-    export.export(runs["fc_autoencoder"], encoder, part="encoder")
+    freeze.export(runs["fc_autoencoder"], encoder, part="encoder")
     np.testing.assert_array_equal(
-        codes, predict.run(graphfile.load_graph_def(encoder), images, output_name="Z"))
+        codes, predict.run_graph(graphfile.load_graph_def(encoder), images, output_name="Z"))
 
 
 def test_leftover_variables_and_unbound_placeholders_are_refused():
@@ -239,22 +235,22 @@ def test_leftover_variables_and_unbound_placeholders_are_refused():
         tf.placeholder(tf.float32, [], name="keep_prob")
         tf.get_variable("W", [2])
     model = registry.build_in_new_graph("linear_classifier")
-    with pytest.raises(export.ExportError, match="variables or updates left after freezing: W"):
-        export._check_inference_graph(g.as_graph_def(), {"X"}, model, "model")
+    with pytest.raises(freeze.ExportError, match="variables or updates left after freezing: W"):
+        freeze._check_inference_graph(g.as_graph_def(), {"X"}, model, "model")
     with tf.Graph().as_default() as g2:
         tf.placeholder(tf.float32, [None, 2], name="X")
         tf.placeholder(tf.float32, [], name="keep_prob")
-    with pytest.raises(export.ExportError, match="--bind=keep_prob=1.0"):
-        export._check_inference_graph(g2.as_graph_def(), {"X"}, model, "model")
+    with pytest.raises(freeze.ExportError, match="--bind=keep_prob=1.0"):
+        freeze._check_inference_graph(g2.as_graph_def(), {"X"}, model, "model")
 
 
 def test_binding_changes_the_export(runs, tmp_path, images):
     clean, noisy = tmp_path / "clean.pb", tmp_path / "noisy.pb"
-    export.export(runs["denoising_autoencoder"], clean)
-    signature = export.export(runs["denoising_autoencoder"], noisy, bind={"Placeholder": [1.0]})
+    freeze.export(runs["denoising_autoencoder"], clean)
+    signature = freeze.export(runs["denoising_autoencoder"], noisy, bind={"Placeholder": [1.0]})
     assert signature["bound"]["Placeholder"] == [1.0]
-    a = predict.run(graphfile.load_graph_def(clean), images)
-    b = predict.run(graphfile.load_graph_def(noisy), images)
+    a = predict.run_graph(graphfile.load_graph_def(clean), images)
+    b = predict.run_graph(graphfile.load_graph_def(noisy), images)
     assert np.abs(a - b).max() > 1e-3
 
 
@@ -285,16 +281,16 @@ def test_version_skew_and_bad_feeds_are_reported(exports):
     graph_def = tf.GraphDef()
     graph_def.CopyFrom(exports["linear_classifier"][1])
     with pytest.raises(graphfile.GraphFileError, match="takes shape"):
-        predict.run(graph_def, np.zeros((2, 100), np.float32))
+        predict.run_graph(graph_def, np.zeros((2, 100), np.float32))
     with pytest.raises(graphfile.GraphFileError, match="takes float32"):
-        predict.run(graph_def, np.zeros((2, 784), np.complex64))
+        predict.run_graph(graph_def, np.zeros((2, 784), np.complex64))
     with pytest.raises(graphfile.GraphFileError, match="node 'Softmax' is not in the graph"):
-        predict.run(graph_def, np.zeros((2, 784), np.float32), output_name="Softmax")
+        predict.run_graph(graph_def, np.zeros((2, 784), np.float32), output_name="Softmax")
     graph_def.versions.producer = tf.GRAPH_DEF_VERSION + 100
     assert "newer TensorFlow" in graphfile.check_versions(graph_def)[0][1]
     graph_def.versions.min_consumer = tf.GRAPH_DEF_VERSION + 50
     with pytest.raises(graphfile.GraphFileError, match="needs a TensorFlow"):
-        predict.run(graph_def, np.zeros((2, 784), np.float32))
+        predict.run_graph(graph_def, np.zeros((2, 784), np.float32))
 
 
 def _script(script, *args):

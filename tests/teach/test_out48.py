@@ -4,11 +4,11 @@ import re
 
 import pytest
 
-from cadl_graph.golden import listing as golden
+from cadl_graph.golden import listing
 from cadl_graph.graphs import registry
 from cadl_graph.teach import renames
 
-OUT48 = golden.GOLDEN_DIR / "lecture" / "out48.txt"
+OUT48 = renames.OUT48
 FORWARD_TYPES = {"Placeholder", "Reshape", "Conv2D", "Relu", "Conv2DBackpropInput",
                  "SquaredDifference", "Mean", "MatMul", "BiasAdd", "Softmax", "AddV2", "Log",
                  "Mul", "Sum", "Neg", "ArgMax", "Equal", "Cast"}
@@ -16,7 +16,7 @@ FORWARD_TYPES = {"Placeholder", "Reshape", "Conv2D", "Relu", "Conv2DBackpropInpu
 
 @pytest.fixture(scope="module")
 def lecture_names():
-    return golden.parse(OUT48.read_text(encoding="utf-8"))
+    return listing.parse(OUT48.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")

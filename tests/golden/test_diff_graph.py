@@ -8,9 +8,9 @@ import pytest
 
 from cadl_graph.compat import tf
 from cadl_graph.golden import graphdiff
-from cadl_graph.golden import listing as golden
+from cadl_graph.golden import listing
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "diff_graph.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "diff_graph.py"
 
 
 def _write_graph(path, epsilon=1e-12, as_text=False):
@@ -38,7 +38,7 @@ def test_the_same_graph_in_any_form_is_the_same(tmp_path):
     meta_path = tmp_path / "a.meta"
     meta_path.write_bytes(meta.SerializeToString())
     golden_file = tmp_path / "a.ops.txt"
-    golden.write(golden_file, golden.render("a", {}, graphdiff.lines_of(pb)))
+    listing.write(golden_file, listing.render("a", {}, graphdiff.lines_of(pb)))
     for other in (pbtxt, meta_path, golden_file):
         done = _run(pb, other)
         assert done.returncode == 0 and "the same graph" in done.stdout, (other, done.stderr)
@@ -55,8 +55,8 @@ def test_a_changed_constant_is_named_and_exits_1(tmp_path):
 
 
 def test_a_registry_model_against_its_golden_and_another_model(tmp_path):
-    assert _run("conv_autoencoder", golden.golden_path("conv_autoencoder")).returncode == 0
-    done = _run("vae", golden.golden_path("vae", "bn_in_cond.ops"))
+    assert _run("conv_autoencoder", listing.golden_path("conv_autoencoder")).returncode == 0
+    done = _run("vae", listing.golden_path("vae", "bn_in_cond.ops"))
     assert done.returncode == 1
     # The batch-norm lesson in diff form: the update moves into the cond, and the training
     # branch's Identity waits for the new one.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from cadl_graph.bench import benchmark
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "benchmark.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "benchmark.py"
 
 
 def test_quick_benchmark_measures_every_implementation(tmp_path):

@@ -16,7 +16,7 @@ import pytest
 
 from cadl_graph.data import idx, sources
 
-FETCH = Path(__file__).resolve().parents[1] / "scripts" / "fetch_mnist.py"
+FETCH = Path(__file__).resolve().parents[2] / "scripts" / "fetch_mnist.py"
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

@@ -9,13 +9,14 @@ import time
 import pytest
 
 from cadl_graph.compat import tf
-from cadl_graph.export import freeze as export
+from cadl_graph.export import freeze
 from cadl_graph.graphs import registry
 from cadl_graph.training import checkpoints, cluster, launcher, rundir
-from cadl_graph.training.loop import load_dataset
 from cadl_graph.training.scoring import evaluate
+from cadl_graph.training.session import load_dataset
 
 MODEL = "linear_classifier"
+SCRIPTS = launcher.TRAIN.parent
 
 
 def _train_processes(folder):
@@ -27,7 +28,7 @@ def _train_processes(folder):
 
 def _run(folder, max_steps, sync=False, workers=2, pictures=False):
     lines = []
-    statuses = launcher.run([f"--model={MODEL}", f"--train_dir={folder}",
+    statuses = launcher.launch([f"--model={MODEL}", f"--train_dir={folder}",
                              f"--max_steps={max_steps}", f"--{'' if pictures else 'no'}pictures",
                              "--save_every_steps=50"], workers=workers, sync=sync,
                             deadline_s=180, out=lines.append)
@@ -60,10 +61,11 @@ def test_an_async_run_reaches_its_step_target_and_checkpoints(async_run):
 def test_the_chiefs_checkpoint_restores_single_process_and_exports(async_run, tmp_path):
     folder, _, _ = async_run
     ds = load_dataset(MODEL, seed=0)
-    with rundir.restore_model(folder) as (sess, feeder, saved):
+    saved = rundir.open_run(folder)
+    with saved.restore() as (sess, feeder):
         accuracy = evaluate(sess, feeder, ds.test)
     assert accuracy > 0.5 and saved.model == MODEL
-    signature = export.export(folder, tmp_path / "cluster.pb")
+    signature = freeze.export(folder, tmp_path / "cluster.pb")
     assert signature["step"] >= 120 and signature["outputs"][0]["name"] == "Y"
 
 
@@ -77,11 +79,24 @@ def test_a_second_run_resumes_the_global_step(async_run):
         "global_step")) >= 200
 
 
-def test_a_sync_run_reaches_its_step_target(tmp_path):
-    statuses, log = _run(tmp_path / "sync", 60, sync=True)
-    assert statuses == {"ps0": 0, "worker0": 0, "worker1": 0}
-    assert "worker 0: done at global step 60," in log
-    assert "Traceback" not in log
+def test_a_sync_run_from_the_script_reaches_its_step_target(tmp_path):
+    # scripts/local_cluster.py passes the train.py flags it does not define to every task.
+    folder = tmp_path / "sync"
+    done = subprocess.run([sys.executable, str(SCRIPTS / "local_cluster.py"), f"--model={MODEL}",
+                           f"--train_dir={folder}", "--sync_replicas", "--deadline=180",
+                           "--max_steps=60", "--nopictures", "--save_every_steps=50"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "[worker0] worker 0: done at global step 60," in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    assert _train_processes(folder) == []
+
+
+def test_train_refuses_sync_replicas_without_a_cluster(tmp_path):
+    done = subprocess.run([sys.executable, str(launcher.TRAIN), f"--model={MODEL}",
+                           f"--train_dir={tmp_path}", "--sync_replicas"], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 1 and "--sync_replicas averages the gradients" in done.stderr
 
 
 def test_variables_live_on_the_ps_and_compute_on_the_worker():
@@ -101,7 +116,7 @@ def test_a_worker_that_dies_stops_the_run_with_its_name(tmp_path):
 
     def run():
         try:
-            launcher.run([f"--model={MODEL}", f"--train_dir={folder}", "--max_steps=100000",
+            launcher.launch([f"--model={MODEL}", f"--train_dir={folder}", "--max_steps=100000",
                           "--nopictures"], workers=2, deadline_s=180, out=lines.append)
         except launcher.ClusterRunError as e:
             errors.append(str(e))

@@ -1,6 +1,6 @@
 """Compares frozen exports with the live graphs they came from, in a process of its own.
 
-Run by tests/test_export.py with TF_ENABLE_ONEDNN_OPTS=0: oneDNN multiplies by constant
+Run by tests/export/test_export.py with TF_ENABLE_ONEDNN_OPTS=0: oneDNN multiplies by constant
 weights (frozen) with another blocking than by variables (live), so with it the two agree only
 to float32 rounding, which a barely trained batch norm amplifies. Without it they must agree
 exactly. Reads JSON cases [{train_dir, graph, part}] on stdin, writes max abs differences.
@@ -38,14 +38,14 @@ def difference(case, images):
     mean = np.load(mean_file) if mean_file.exists() else 0.0
     if part == "decoder":
         codes = np.asarray(case["codes"], np.float32)
-        frozen = predict.run(graph_def, codes, input_name="Z")
+        frozen = predict.run_graph(graph_def, codes, input_name="Z")
         expected = live(train_dir, lambda m: {m.z: codes}, lambda m: m.y)
     elif part == "encoder":
-        frozen = predict.run(graph_def, images, output_name="Z")
+        frozen = predict.run_graph(graph_def, images, output_name="Z")
         expected = live(train_dir, lambda m: {m.x: images - mean},
                         lambda m: m.end_points.get("z_mu", m.z))
     else:
-        frozen = predict.run(graph_def, images)
+        frozen = predict.run_graph(graph_def, images)
         expected = live(train_dir, lambda m: {m.x: images - mean}, lambda m: m.y) + mean
     return float(np.abs(frozen - expected).max())
 

@@ -1,0 +1,154 @@
+"""What a training run is, whichever process trains it: its settings, data, steps and report.
+
+    from cadl_graph.training import session
+    run = session.prepare(session.TrainConfig(model="conv_classifier"))
+    run.claim()                       # run.json (and the mean image) in run.folder
+    print(run.total_steps, run.final_line(0.9768))
+
+One process (`cadl_graph.training.loop`) and each worker of a cluster
+(`cadl_graph.training.cluster`) start from the same `Run`: the same resolved settings, the same
+dataset and mean image, the same step count, the same run.json, and end with the same line.
+"""
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from cadl_graph.data.datasets import MNIST, Dataset
+from cadl_graph.errors import ConfigError
+from cadl_graph.graphs import registry
+from cadl_graph.training import kinds, rundir
+
+SAVE_EVERY_STEPS = 1000   # checkpoint period (and always at the end)
+KEEP_CHECKPOINTS = 5      # how many recent checkpoints the Saver keeps
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """One training run. None means the registry's (the lecture's) value.
+
+    Attributes:
+      model: registry name.
+      epochs, batch_size: the recipe; defaults from the registry.
+      seed: seeds the data shuffle, the epoch orders and TensorFlow's initialisers.
+      train_dir: checkpoints, run.json and pictures go here; reused to resume (default
+        `runs/train/<model>`).
+      data_dir: MNIST directory to try before the cache.
+      max_steps: stop once the global step reaches this (short runs); None = all epochs.
+      save_every_steps: checkpoint period in steps (and always at the end).
+      logdir: TensorBoard event folder, or None for none.
+      pictures: draw reconstructions, weights, manifolds.
+      keep_checkpoints: how many recent checkpoints the Saver keeps.
+      hparams: registry hyperparameters to override, e.g. {"learning_rate": 0.01}.
+    """
+
+    model: str
+    epochs: Optional[int] = None
+    batch_size: Optional[int] = None
+    seed: int = 0
+    train_dir: Optional[str] = None
+    data_dir: Optional[str] = None
+    max_steps: Optional[int] = None
+    save_every_steps: int = SAVE_EVERY_STEPS
+    logdir: Optional[str] = None
+    pictures: bool = True
+    keep_checkpoints: int = KEEP_CHECKPOINTS
+    hparams: dict = dataclasses.field(default_factory=dict)
+
+    def resolved(self):
+        """A copy with every None filled in from the registry, checked.
+
+        Raises:
+          ConfigError: a value that cannot work (the message names the setting).
+        """
+        spec = registry.get(self.model)
+        config = dataclasses.replace(
+            self,
+            epochs=spec.epochs if self.epochs is None else self.epochs,
+            batch_size=spec.batch_size if self.batch_size is None else self.batch_size,
+            train_dir=self.train_dir or f"runs/train/{self.model}")
+        for name, low in (("epochs", 0), ("batch_size", 1), ("seed", 0), ("max_steps", 0),
+                          ("save_every_steps", 1), ("keep_checkpoints", 1)):
+            value = getattr(config, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < low):
+                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+        for name in ("train_dir", "logdir"):
+            path = getattr(config, name)
+            if path is not None and Path(path).exists() and not Path(path).is_dir():
+                raise ConfigError(f"--{name} {path} is a file; name a folder (it is created "
+                                  "when missing)")
+        return config
+
+
+def load_dataset(model, seed=0, data_dir=None):
+    """The MNIST Dataset a registry model trains on (its split, one-hot labels)."""
+    return MNIST(one_hot=True, split=registry.get(model).split, seed=seed, data_dir=data_dir)
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """A training run, resolved: what every process of it agrees on.
+
+    Attributes:
+      config: the TrainConfig with every default filled in.
+      hparams: the model's hyperparameters, checked.
+      ds: the Dataset it trains on.
+      mean_img: float32 [784] subtracted from every input (the tied autoencoders), or None.
+      steps_per_epoch: batches in one pass over the whole train split.
+      total_steps: the global step at which training ends.
+    """
+
+    config: TrainConfig
+    hparams: dict
+    ds: Dataset
+    mean_img: Optional[np.ndarray]
+    steps_per_epoch: int
+    total_steps: int
+
+    @property
+    def folder(self):
+        return Path(self.config.train_dir)
+
+    @property
+    def kind(self):
+        return kinds.of(self.config.model)
+
+    def claim(self, **extra):
+        """Makes the run folder this run's: run.json (plus `extra` entries) and the mean image.
+
+        Raises:
+          RunFolderError: the folder holds another run.
+        """
+        c = self.config
+        self.folder.mkdir(parents=True, exist_ok=True)
+        rundir.claim(self.folder, dict(model=c.model, hparams=self.hparams,
+                                       batch_size=c.batch_size, seed=c.seed, epochs=c.epochs,
+                                       split=list(self.ds.split), **extra))
+        if self.mean_img is not None:  # scoring and exports need the mean it was trained around
+            rundir.save_mean(self.folder, self.mean_img)
+
+    def final_line(self, test, note=""):
+        """The line that ends a run: its held-out metric."""
+        return (f"{self.config.model}: {self.kind.test_metric.replace('_', ' ')} {test:.6f} on "
+                f"{self.ds.test.num_examples} held-out images{note}")
+
+
+def prepare(config, ds=None):
+    """Resolves `config` and loads what the run needs (the dataset unless `ds` is given).
+
+    Raises:
+      ConfigError, HparamError: bad settings (checked before any data is read).
+    """
+    config = config.resolved()
+    hparams = registry.hparams(config.model, **config.hparams)
+    ds = ds if ds is not None else load_dataset(config.model, config.seed, config.data_dir)
+    steps_per_epoch = math.ceil(ds.train.num_examples / config.batch_size)
+    total = config.epochs * steps_per_epoch
+    if config.max_steps is not None:
+        total = min(total, config.max_steps)
+    mean_img = ds.mean() if registry.get(config.model).subtracts_mean else None
+    return Run(config, hparams, ds, mean_img, steps_per_epoch, total)
