@@ -49,6 +49,22 @@ def no_arguments(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
 
 
+def only_with(flag_names, needed, set_=None):
+    """Refuses each of `flag_names` given on the command line unless `needed` (a flag name)
+    is set: a flag that would be ignored is an error, not a silent no-op.
+
+    Args:
+      set_: whether `needed` counts as set (default: its value is truthy).
+
+    Raises:
+      app.UsageError: naming the first such flag and what it needs.
+    """
+    is_set = bool(FLAGS[needed].value) if set_ is None else set_
+    for name in flag_names:
+        if FLAGS[name].present and not is_set:
+            raise app.UsageError(f"--{name} applies only with --{needed}")
+
+
 def run(job, error_status=1):
     """Runs `job()`; returns the exit status (`error_status` after logging one of the
     package's errors, else 0)."""

@@ -37,6 +37,10 @@ flags.register_validator("model", lambda v: v is not None or FLAGS.lecture_cells
 
 def main(argv):
     cli.no_arguments(argv)
+    cli.only_with(["checkpoint"], "frozen")
+    given = [n for n in ("model", "variant", "frozen", "format") if FLAGS[n].present]
+    if FLAGS.lecture_cells and given:
+        raise app.UsageError(f"--lecture_cells prints one fixed page; drop --{given[0]}")
 
     def job():
         if FLAGS.lecture_cells:

@@ -25,12 +25,11 @@ flags.DEFINE_string("input", "X", "Input node to feed.")
 flags.DEFINE_string("output", "Y", "Output node to fetch.")
 flags.DEFINE_integer("limit", None, "Use only the first N images.", lower_bound=1)
 flags.DEFINE_integer("rows", 3, "Output rows to print.", lower_bound=0)
-flags.register_validator("labels", lambda v: v is None or FLAGS.images is not None,
-                         message="--labels needs --images")
 
 
 def main(argv):
     cli.no_arguments(argv)
+    cli.only_with(["labels", "input", "output", "limit", "rows"], "images")
 
     def job():
         graph_def = graphfile.load_graph_def(FLAGS.graph)

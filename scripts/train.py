@@ -59,6 +59,8 @@ flags.DEFINE_bool("sync_replicas", False, "Cluster: average one gradient from ev
 
 def main(argv):
     cli.no_arguments(argv)
+    cluster_flags = bool(FLAGS.job_name or FLAGS.ps_hosts or FLAGS.worker_hosts)
+    cli.only_with(["task_index"], "job_name", set_=cluster_flags or "TF_CONFIG" in os.environ)
     hparams = cli.hparams()
     if FLAGS.learning_rate is not None:
         if hparams.get("learning_rate", FLAGS.learning_rate) != FLAGS.learning_rate:

@@ -183,8 +183,7 @@ def _bare(model_name, ds, steps, bs):
 def _export(impl, model_name, ds, folder, bs, loader):
     from cadl_graph.data import idx
     from cadl_graph.data.datasets import IMAGE_SIZE
-    from cadl_graph.export import freeze
-    from cadl_graph.export import predict
+    from cadl_graph.export import freeze, predict
 
     mean = ds.mean() if registry.get(model_name).subtracts_mean else None
     graph_def, _ = freeze.build_fresh_export(model_name, mean_img=mean)

@@ -31,8 +31,7 @@ from cadl_graph import fileio, graphfile
 from cadl_graph.data import idx
 from cadl_graph.data.datasets import IMAGE_SIZE, MNIST, N_CLASSES, Dataset
 from cadl_graph.errors import Error
-from cadl_graph.export import freeze
-from cadl_graph.export import predict
+from cadl_graph.export import freeze, predict
 from cadl_graph.graphs import registry
 from cadl_graph.lecture import report
 from cadl_graph.lecture.report import QUICK_EPOCHS, QUICK_IMAGES

@@ -13,8 +13,7 @@ from cadl_graph import graphfile
 from cadl_graph.compat import tf
 from cadl_graph.data import idx
 from cadl_graph.data.datasets import Dataset
-from cadl_graph.export import freeze
-from cadl_graph.export import predict
+from cadl_graph.export import freeze, predict
 from cadl_graph.golden import listing
 from cadl_graph.graphs import registry
 from cadl_graph.training import checkpoints, rundir
@@ -322,6 +321,6 @@ def test_scripts_export_summarize_and_refuse_bad_flags(runs, tmp_path, idx_files
     assert "Traceback" not in missing.stderr
     assert _script(EXPORT, f"--checkpoint={out}", f"--output={out}", "surplus").returncode != 0
     conflicting = _script(SUMMARIZE, f"--graph={out}", f"--labels={labels_file}")
-    assert conflicting.returncode != 0 and "--labels needs --images" in conflicting.stderr
+    assert conflicting.returncode != 0 and "--labels applies only with --images" in conflicting.stderr
     bad_bind = _script(EXPORT, f"--checkpoint={runs['vae']}", f"--output={out}", "--bind=oops")
     assert bad_bind.returncode != 0 and "NAME=VALUE" in bad_bind.stderr

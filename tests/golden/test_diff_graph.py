@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from cadl_graph.compat import tf
-from cadl_graph.golden import graphdiff
-from cadl_graph.golden import listing
+from cadl_graph.golden import graphdiff, listing
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "diff_graph.py"
 

@@ -92,13 +92,6 @@ def test_a_sync_run_from_the_script_reaches_its_step_target(tmp_path):
     assert _train_processes(folder) == []
 
 
-def test_train_refuses_sync_replicas_without_a_cluster(tmp_path):
-    done = subprocess.run([sys.executable, str(launcher.TRAIN), f"--model={MODEL}",
-                           f"--train_dir={tmp_path}", "--sync_replicas"], capture_output=True,
-                          text=True, check=False)
-    assert done.returncode == 1 and "--sync_replicas averages the gradients" in done.stderr
-
-
 def test_variables_live_on_the_ps_and_compute_on_the_worker():
     graph, model = cluster.placed_graph(MODEL, workers=2, task=1)
     variables = [op for op in graph.get_operations() if op.type == "VariableV2"]
