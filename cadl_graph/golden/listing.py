@@ -13,8 +13,9 @@ per op of `graph.get_operations()` (creation order), fields separated by TABs:
 
 - `shapes`: each output's static shape, `[?,28,28,1]` (`?` an unknown dimension, `[]` a
   scalar), `<unknown>` for an unknown rank, `;` between outputs, `-` for none;
-- `inputs`: the op's inputs as its NodeDef lists them (`x`, `x:1`, `^ctrl` for a control
-  input), `,` between them, `-` for none;
+- `inputs`: the op's data inputs in order (`x`, `x:1`), then its control inputs sorted by
+  name (`^ctrl`: they are a set, which a live graph lists in creation order and a serialized
+  GraphDef sorted), `,` between them, `-` for none;
 - then each attribute that defines what the op computes, sorted by name: dtypes (`T=float32`),
   strides, padding, data_format, transpose flags, `use_locking`, and a Const's `value`: written
   out when it has at most 16 elements (`value=1e-12`, `value=[1,2,2,1]`), else as
@@ -117,7 +118,11 @@ def op_line(op, opaque=False):
     """The golden line of one op; `opaque` hides a Const's value (keeping dtype and shape)."""
     outputs = ";".join(shapes.text(shapes.dims(t.shape)) for t in op.outputs) or "-"
     node = op.node_def
-    inputs = ",".join(node.input) or "-"
+    # Control inputs are a set: a live op lists them in creation order, a serialized GraphDef
+    # sorted. Writing them sorted, after the data inputs, makes every form of a graph equal.
+    data = [name for name in node.input if not name.startswith("^")]
+    control = sorted(name for name in node.input if name.startswith("^"))
+    inputs = ",".join(data + control) or "-"
     attrs = []
     for key in sorted(node.attr):
         if key.startswith("_") or key in NOISE_ATTRS:
@@ -140,11 +145,19 @@ def op_lines(graph, opaque=()):
 
 
 def graph_def_lines(graph_def, opaque=()):
-    """The golden lines of a GraphDef (e.g. a frozen export), imported without a prefix."""
+    """The golden lines of a GraphDef (e.g. a frozen export), in the GraphDef's node order.
+
+    The GraphDef is imported without a prefix, for the output shapes TensorFlow infers. The
+    lines follow the GraphDef's own node order, which for a serialized graph is the creation
+    order of the live one: importing sorts nodes so that inputs come first, which reorders the
+    Switch ops a `tf.cond` creates after the ops that read them.
+    """
     graph = tf.Graph()
     with graph.as_default():
         tf.import_graph_def(graph_def, name="")
-    return op_lines(graph, opaque)
+    opaque = set(opaque)
+    return [op_line(graph.get_operation_by_name(node.name), node.name in opaque)
+            for node in graph_def.node]
 
 
 def golden_path(name, kind="ops"):
