@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 # Speed beside a bare graph-mode loop, Keras 3 and PyTorch (when installed; TORCH_PYTHON=path
-# to an interpreter that has it): runs/bench/RESULTS.md. About 25 minutes on 2 cores.
+# to an interpreter that has it): runs/bench/RESULTS.md; docs/speed.md explains the table.
 bench: data cc
 	$(PY) scripts/benchmark.py $(if $(TORCH_PYTHON),--torch_python=$(TORCH_PYTHON)) $(ARGS)
 
