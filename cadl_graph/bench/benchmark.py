@@ -12,7 +12,7 @@ round by round (A B C A B C ...), so the machine's drift hits them all alike. Fo
   keras_fit     the same architecture as a Keras 3 model, `fit` (the four lecture models)
   keras_step    the same Keras model with a custom `tf.function` training step
   torch         the same architecture in PyTorch, eager (when an interpreter has torch)
-  export_py     the frozen export scored in Python (`predict.run`)
+  export_py     the frozen export scored in Python (`predict.Runner`)
   export_cpp    the frozen export scored by the C++ loader (`build/load_graph`)
 
 Reported: training and scoring images/s (median, min-max), ratios to the bare loop and to the

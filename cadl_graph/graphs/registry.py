@@ -34,7 +34,8 @@ class Spec:
       name: the registry name (also the golden's file name).
       build: builds the graph into the default graph from keyword hyperparameters.
       hparams: the lecture's hyperparameters, passed to `build` unless overridden.
-      kind: how the model is fed, scored and drawn: a key of `cadl_graph.training.kinds.KINDS`.
+      kind: how its epochs are reported and what is drawn: a key of
+        `cadl_graph.training.kinds.KINDS`.
       cells: which lecture cells (or upstream code) the graph reproduces.
       epochs, batch_size, split: the lecture's training run ([train, valid, test] fractions).
       inference: hyperparameters that rebuild the same variables into a graph whose inference

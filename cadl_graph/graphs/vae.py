@@ -58,7 +58,7 @@ def VAE(input_shape=(None, 784), n_filters=(64, 64, 64), filter_sizes=(4, 4, 4),
       activation: applied after every batch norm, e.g. tf.nn.sigmoid.
       dropout: apply `tf.nn.dropout(h, keep_prob)` after every activation.
       denoising: feed the encoder `corrupt(x) * corrupt_prob + x * (1 - corrupt_prob)`.
-      convolutional: conv2d/deconv2d layers on [?, s, s, c] (see `utils.to_tensor`) instead
+      convolutional: conv2d/deconv2d layers on [?, s, s, c] (see `layers.to_tensor`) instead
         of linear ones.
       variational: add the sampling layer and the KL term.
       batch_norm_update: "course" (the course's graph) or "in_cond" (the repaired batch norm

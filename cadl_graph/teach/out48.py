@@ -33,7 +33,7 @@ class Cell:
 def lecture_cells():
     """Out[48]'s graph rebuilt cell by cell, In[23]-[30] then In[41]-[47], with no reset.
 
-    Each cell calls the package's own builders (the ones `registry.lecture_sequence` composes),
+    Each cell calls the package's own builders (the ones `sequence.lecture_sequence` composes),
     with the registry's values, and records the ops it added. The result is the registry's
     `lecture_sequence` graph op for op (tests check it), so the page made from it cannot drift.
 

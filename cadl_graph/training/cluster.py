@@ -276,8 +276,11 @@ def train_worker(cluster, run, out=print):
                 stop_grace_period_secs=STOP_GRACE_S) as sess:
             first = sess.run(global_step)
             out(f"worker {cluster.task}: starting at global step {first}/{total}")
-            images, seconds = _train_shard(sess, train_op, Feeder(model, run.mean_img),
+            images, started = _train_shard(sess, train_op, Feeder(model, run.mean_img),
                                            shard(run.ds.train, cluster), config, cluster.task)
+        # Timed to the session's close (the chief's last save, the stop grace), as the global
+        # step is read after it.
+        seconds = time.monotonic() - started if started else 0.0
         with tf.Session(server.target, config=cluster.session_config()) as sess:
             step = int(sess.run(global_step))
             sess.run(done)
@@ -313,7 +316,7 @@ def _train_shard(sess, train_op, feeder, split, config, task):
     """Runs training steps on `split`, epoch after epoch, until the session should stop.
 
     Returns:
-      (images trained on, seconds since the first step).
+      (images trained on, `time.monotonic()` of the first step, or None without one).
     """
     images, started, epoch = 0, None, 0
     while not sess.should_stop():
@@ -327,7 +330,7 @@ def _train_shard(sess, train_op, feeder, split, config, task):
             if sess.should_stop():
                 break
         epoch += 1
-    return images, time.monotonic() - started if started else 0.0
+    return images, started
 
 
 def _score(run, out):

@@ -1,11 +1,12 @@
-"""Kinds of model: how each is fed, what its epoch reports, and which pictures it draws.
+"""Kinds of model: what each epoch reports, which way the score improves, what is drawn.
 
 The registry names a kind for every model (`Spec.kind`); training, the report, seed sweeps
-and exports ask the kind object instead of testing model names or op names:
+and the benchmark ask the kind object instead of testing model names or op names (what a
+model is fed is the registry's: `Spec.subtracts_mean`):
 
-  autoencoder  the lecture's tied autoencoders: fed `x - mean_img`; each epoch reports the
-               cost of its last batch (what the lecture printed); draws reconstructions
-  classifier   fed images and one-hot labels; reports accuracy on the valid split; draws the
+  autoencoder  the lecture's tied autoencoders: each epoch reports the cost of its last
+               batch (what the lecture printed); draws reconstructions
+  classifier   the lecture's classifiers: reports accuracy on the valid split; draws the
                weights the model names (`Model.weights`: a layer's columns, or kernels)
   vae          the course's variational autoencoders: mean train and valid cost; draws
                reconstructions, the decoded latent manifold and the test codes by digit
