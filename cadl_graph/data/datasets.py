@@ -15,6 +15,7 @@ from) and prints where they are.
 """
 
 import math
+
 import numpy as np
 
 from cadl_graph.data import idx, sources

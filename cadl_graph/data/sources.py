@@ -34,8 +34,8 @@ import urllib.request
 from pathlib import Path
 
 from cadl_graph import fileio
-from cadl_graph.errors import Error
 from cadl_graph.data.idx import IdxError, read_bytes
+from cadl_graph.errors import Error
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,6 @@ differences are reported by scope. `ignore` drops ops before comparing: a patter
 `gradients` or `gradients/` drops `gradients/...` but keeps `gradients_1/...`.
 """
 
-import fnmatch
 from pathlib import Path
 
 from cadl_graph import graphfile
@@ -40,20 +39,12 @@ def lines_of(source, opaque=()):
                       f"registry model ({', '.join(registry.NAMES)})")
 
 
-def _ignored(name, patterns):
-    for pattern in patterns:
-        if any(c in pattern for c in "*?["):
-            if fnmatch.fnmatchcase(name, pattern):
-                return True
-        elif name == pattern.rstrip("/") or name.startswith(pattern.rstrip("/") + "/"):
-            return True
-    return False
-
-
 def compare(a, b, ignore=()):
     """Report lines of the differences between graph sources `a` and `b` (empty: the same)."""
-    first, second = ([line for line in lines_of(s)
-                      if not _ignored(line.split("\t", 1)[0], ignore)] for s in (a, b))
+    def kept(line):
+        return not any(listing.matches(line.split("\t", 1)[0], p) for p in ignore)
+
+    first, second = ([line for line in lines_of(s) if kept(line)] for s in (a, b))
     note = []
     if any(lines and all(line.count("\t") == 2 for line in lines) for lines in (first, second)):
         # A format 1 golden pins name, type and shapes only: compare just those.

@@ -35,6 +35,7 @@ what to what) and moved, then the regenerate command (`--update-goldens`). Forma
 (name, type, shapes) still parse, and comparing with one says to regenerate.
 """
 
+import fnmatch
 import hashlib
 import importlib.resources
 import json
@@ -158,6 +159,41 @@ def graph_def_lines(graph_def, opaque=()):
     opaque = set(opaque)
     return [op_line(graph.get_operation_by_name(node.name), node.name in opaque)
             for node in graph_def.node]
+
+
+def matches(name, pattern):
+    """Whether op `name` matches `pattern`: an fnmatch pattern when it holds `*`, `?` or `[`,
+    else a scope (`gradients` and `gradients/` match `gradients/...`, not `gradients_1/...`)
+    or the op's own name."""
+    if any(c in pattern for c in "*?["):
+        return fnmatch.fnmatchcase(name, pattern)
+    scope_name = pattern.rstrip("/")
+    return name == scope_name or name.startswith(scope_name + "/")
+
+
+def matching(names, patterns, what):
+    """The op names among `names` that any of `patterns` matches (see `matches`).
+
+    Args:
+      what: the argument's name, for messages (e.g. "opaque").
+
+    Raises:
+      TypeError: `patterns` is a single string (a list of them was meant).
+      ValueError: a pattern that matches no op (misspelt names would otherwise be ignored).
+    """
+    if isinstance(patterns, (str, bytes)):
+        raise TypeError(f"{what}= takes a list of op names or patterns, got the string "
+                        f"{patterns!r}; write {what}=[{patterns!r}]")
+    found, unmatched = set(), []
+    for pattern in patterns:
+        hits = {name for name in names if matches(name, pattern)}
+        if not hits:
+            unmatched.append(pattern)
+        found |= hits
+    if unmatched:
+        raise ValueError(f"{what}= pattern(s) that match no op of the graph: "
+                         f"{', '.join(map(repr, unmatched))}")
+    return found
 
 
 def golden_path(name, kind="ops"):

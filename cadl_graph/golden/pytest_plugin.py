@@ -13,8 +13,11 @@ The path is relative to the test file. The first run fails and says how to creat
 `pytest --update-goldens` writes every golden the run checks (review them, then commit).
 From then on any change to an op's name, type, output shapes, inputs, defining attributes or
 small constant values fails with the differences listed by scope. `check` also takes a
-GraphDef (a frozen `.pb` loaded with `cadl_graph.graphfile.load_graph_def`), and `opaque=` names
-constants whose values are results (trained weights) to pin by dtype and shape only.
+GraphDef (a frozen `.pb` loaded with `cadl_graph.graphfile.load_graph_def`). Two lists of op
+names, scopes or fnmatch patterns narrow it: `opaque=` names constants whose values are
+results (trained weights), pinned by dtype and shape only; `ignore=` leaves ops out
+(`ignore=["save"]` for a Saver's ops). A bare string, or a pattern that matches no op, is an
+error that names it.
 
 TensorFlow is imported only when a test calls `check`, so the plugin costs nothing elsewhere.
 """
@@ -48,14 +51,24 @@ class GraphGolden:
         self.regenerate = regenerate
         self.written = []
 
-    def check(self, graph, path, title=None, opaque=(), hparams=None):
+    def check(self, graph, path, title=None, opaque=(), hparams=None, ignore=()):
         """Compares `graph` (a tf.Graph or GraphDef) with the golden at `path`; fails the test
-        with the differences, or rewrites the file under --update-goldens."""
+        with the differences, or rewrites the file under --update-goldens.
+
+        Raises:
+          TypeError, ValueError: `opaque` or `ignore` is a bare string, or holds a pattern
+            that matches no op.
+        """
         from cadl_graph.compat import tf
         from cadl_graph.golden import listing  # imports TensorFlow
 
-        lines = (listing.op_lines(graph, opaque) if isinstance(graph, tf.Graph)
-                 else listing.graph_def_lines(graph, opaque))
+        live = isinstance(graph, tf.Graph)
+        names = ([op.name for op in graph.get_operations()] if live
+                 else [node.name for node in graph.node])
+        opaque = listing.matching(names, opaque, "opaque")
+        ignored = listing.matching(names, ignore, "ignore")
+        lines = listing.op_lines(graph, opaque) if live else listing.graph_def_lines(graph, opaque)
+        lines = [line for line in lines if line.split("\t", 1)[0] not in ignored]
         path = self.base_dir / path
         if self.update:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -39,6 +39,7 @@ from cadl_graph.export import freeze
 from cadl_graph.golden.listing import scope as scope_of
 from cadl_graph.graphs import registry
 from cadl_graph.graphs.model import ancestors
+from cadl_graph.training import checkpoints
 
 PLACEHOLDERS, FORWARD, COST, ACCURACY = "placeholders", "forward", "cost", "accuracy"
 GRADIENTS, OPTIMIZER, INIT, OTHER = "gradients", "optimizer", "init", "other"
@@ -195,8 +196,8 @@ def frozen(name, checkpoint=None, hparams=None):
     """What freezing `name` (its X -> Y export) kept, converted, removed and added.
 
     Args:
-      checkpoint: a trained checkpoint prefix of the model; default: freshly initialised
-        weights, which give the same structure.
+      checkpoint: a trained checkpoint of the model, a prefix or a run folder (its newest);
+        default: freshly initialised weights, which give the same structure.
       hparams: hyperparameters overriding the lecture's (a variant's, e.g. bn_in_cond).
 
     Returns:
@@ -209,7 +210,8 @@ def frozen(name, checkpoint=None, hparams=None):
     roles = {n: g for g in groups(model) for n in g.ops}
     mean = np.zeros(model.x.shape.as_list()[1], np.float32) \
         if registry.get(name).subtracts_mean else None
-    graph_def, _ = (freeze.build_export(checkpoint, name, hparams, mean_img=mean)
+    graph_def, _ = (freeze.build_export(checkpoints.resolve(checkpoint), name, hparams,
+                                        mean_img=mean)
                     if checkpoint else freeze.build_fresh_export(name, mean, hparams))
     kept, converted, added = [], [], []
     for node in graph_def.node:

@@ -108,3 +108,17 @@ def test_the_script_prints_the_groups():
     missing = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True,
                              check=False)
     assert missing.returncode != 0 and "--model is required" in missing.stderr
+
+
+def test_frozen_takes_a_run_folder_and_names_a_missing_checkpoint(tmp_path):
+    model = registry.build_in_new_graph("linear_classifier")
+    with model.graph.as_default(), tf.Session() as sess:
+        sess.run(model.init_op)
+        tf.train.Saver().save(sess, str(tmp_path / "model.ckpt"), global_step=3)
+    _, kept, _ = explain.frozen("linear_classifier", checkpoint=str(tmp_path))
+    assert "layer1/W" in kept[1].ops  # the saved variable, frozen into a Const
+    done = subprocess.run([sys.executable, str(SCRIPT), "--model=linear_classifier", "--frozen",
+                           f"--checkpoint={tmp_path / 'nowhere'}"], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert str(tmp_path / "nowhere") in done.stderr
