@@ -13,10 +13,10 @@ from cadl_graph.golden.pytest_plugin import GraphGolden
 
 
 @pytest.fixture
-def project_golden(update_goldens):
+def project_golden(update_goldens, written_goldens):
     """The plugin's golden check, with paths relative to the repository's golden/ folder and
     the regenerate command of this checkout."""
-    return GraphGolden(listing.GOLDEN_DIR, update_goldens, listing.REGENERATE)
+    return GraphGolden(listing.GOLDEN_DIR, update_goldens, listing.REGENERATE, written_goldens)
 
 
 @pytest.fixture(scope="session")

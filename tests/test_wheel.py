@@ -95,7 +95,10 @@ def test_the_pytest_fixture_pins_a_users_graph_from_an_installed_package(wheel, 
     first = pytest_run()
     assert first.returncode == 1 and "goldens/my_model.ops.txt is missing" in first.stdout
     assert "pytest --update-goldens" in first.stdout
-    assert pytest_run("--update-goldens").returncode == 0
+    created = pytest_run("--update-goldens")
+    assert created.returncode == 0
+    assert f"golden created: {project / 'goldens' / 'my_model.ops.txt'}" in created.stdout
+    assert "Goldens written: 1 created, 0 changed, 0 unchanged." in created.stdout
     written = (project / "goldens" / "my_model.ops.txt").read_text()
     assert written.startswith("# cadl_graph golden op listing, format 2")
     assert "\nadd/y\tConst\t[]\t-\tdtype=float32\tvalue=1e-12\n" in written
@@ -103,3 +106,5 @@ def test_the_pytest_fixture_pins_a_users_graph_from_an_installed_package(wheel, 
     changed = pytest_run(epsilon="1e-10")
     assert changed.returncode == 1
     assert "~ add/y: value 1e-12 -> 1e-10" in changed.stdout, changed.stdout
+    rewritten = pytest_run("--update-goldens", epsilon="1e-10")
+    assert "Goldens written: 0 created, 1 changed, 0 unchanged." in rewritten.stdout

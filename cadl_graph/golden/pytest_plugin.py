@@ -27,6 +27,8 @@ from pathlib import Path
 import pytest
 
 UPDATE_FLAG = "--update-goldens"
+# The goldens this run wrote, as (path, "created" | "changed" | "unchanged"), for the summary.
+WRITTEN = pytest.StashKey[list]()
 
 
 def pytest_addoption(parser):
@@ -45,11 +47,11 @@ def update_goldens(request):
 class GraphGolden:
     """Checks graphs against golden files next to a test (see the module docstring)."""
 
-    def __init__(self, base_dir, update, regenerate):
+    def __init__(self, base_dir, update, regenerate, written=None):
         self.base_dir = Path(base_dir)
         self.update = update
         self.regenerate = regenerate
-        self.written = []
+        self.written = [] if written is None else written  # (path, what happened to it)
 
     def check(self, graph, path, title=None, opaque=(), hparams=None, ignore=()):
         """Compares `graph` (a tf.Graph or GraphDef) with the golden at `path`; fails the test
@@ -71,10 +73,13 @@ class GraphGolden:
         lines = [line for line in lines if line.split("\t", 1)[0] not in ignored]
         path = self.base_dir / path
         if self.update:
+            text = listing.render(title or path.stem.split(".")[0], hparams or {}, lines,
+                                  regenerate=self.regenerate)
+            before = path.read_text(encoding="utf-8") if path.is_file() else None
             path.parent.mkdir(parents=True, exist_ok=True)
-            listing.write(path, listing.render(title or path.stem.split(".")[0], hparams or {},
-                                             lines, regenerate=self.regenerate))
-            self.written.append(path)
+            listing.write(path, text)
+            self.written.append((path, "created" if before is None else
+                                 "unchanged" if before == text else "changed"))
             return
         problem = listing.compare(path, lines, regenerate=self.regenerate)
         if problem:
@@ -82,15 +87,29 @@ class GraphGolden:
 
 
 @pytest.fixture
-def graph_golden(request, update_goldens):
+def written_goldens(request):
+    """The run's list of the goldens written under --update-goldens (shared by fixtures)."""
+    return request.config.stash.setdefault(WRITTEN, [])
+
+
+@pytest.fixture
+def graph_golden(request, update_goldens, written_goldens):
     """A GraphGolden whose relative paths start at the test file's folder."""
     return GraphGolden(Path(str(request.fspath)).parent, update_goldens,
-                       f"pytest {UPDATE_FLAG}")
+                       f"pytest {UPDATE_FLAG}", written_goldens)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     del exitstatus
-    if config.getoption(UPDATE_FLAG):
-        terminalreporter.write_line(
-            "Goldens rewritten: review every changed line (git diff) and say why in the "
-            "commit message.", yellow=True)
+    if not config.getoption(UPDATE_FLAG):
+        return
+    written = config.stash.get(WRITTEN, [])
+    for path, what in written:
+        if what != "unchanged":
+            terminalreporter.write_line(f"golden {what}: {path}", yellow=True)
+    counts = {what: sum(w == what for _, w in written)
+              for what in ("created", "changed", "unchanged")}
+    terminalreporter.write_line(
+        f"Goldens written: {counts['created']} created, {counts['changed']} changed, "
+        f"{counts['unchanged']} unchanged. Review every changed line (git diff) and say why "
+        "in the commit message.", yellow=True)
