@@ -22,7 +22,7 @@ data: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,cpu]'
 	@# A .venv made before the switch to tensorflow-cpu also holds the full "tensorflow" wheel;
 	@# both install the same files, so drop the old one and restore the CPU build's files.
 	@if $(PY) -m pip show -q tensorflow >/dev/null 2>&1; then \

@@ -16,6 +16,7 @@ holds this map against the code, and each folder's own docstring lists its modul
   teach/     every op explained by what made it; Out[48]'s renames; measured lessons
   lecture/   the whole lecture, end to end, and its report
   bench/     speed beside a bare loop, Keras 3 and PyTorch
+  commands/  the command lines (`cadl-graph COMMAND`; scripts/ holds their thin mains)
 
 Importing the package imports no TensorFlow; the data modules never do.
 """

@@ -1,4 +1,4 @@
-"""What every absl script of the project does the same way.
+"""What every absl command of the project does the same way.
 
     FLAGS = cli.define_data_dir()
 
@@ -9,10 +9,14 @@
 The package's own errors (`cadl_graph.errors.Error`: bad data, a missing checkpoint, an export
 that cannot be made, a bad hyperparameter) become one `logging.error` line and exit status 1;
 anything else is a bug and keeps its traceback (and absl's `--pdb_post_mortem`). Flags that
-several scripts share are defined here, once, with one help text.
+several commands share are defined here, once, with one help text; `start` runs a command.
 """
 
+import functools
 import json
+import os
+import sys
+from pathlib import Path
 
 from absl import app, flags, logging
 
@@ -63,6 +67,45 @@ def only_with(flag_names, needed, set_=None):
     for name in flag_names:
         if FLAGS[name].present and not is_set:
             raise app.UsageError(f"--{name} applies only with --{needed}")
+
+
+def start(main, doc, required=(), flags_parser=None):
+    """Runs a command's `main` under absl, however it was started (`cadl-graph NAME`,
+    `python -m cadl_graph.commands.NAME` or scripts/NAME.py): --help prints `doc`, the
+    command module's docstring, since absl prints the docstring of `__main__`."""
+    sys.modules["__main__"].__doc__ = doc
+    # --help lists the flags absl filed under sys.argv[0]; it files a flag under the module
+    # that defined it, so add the command module's and the shared ones defined here.
+    by_module = FLAGS.flags_by_module_dict()
+    shown = {id(flag) for flag in by_module.get(sys.argv[0], [])}
+    for module in (main.__module__, __name__):
+        for flag in by_module.get(module, []):
+            if id(flag) not in shown:
+                FLAGS.register_flag_by_module(sys.argv[0], flag)
+                shown.add(id(flag))
+    flags.mark_flags_as_required(list(required))
+    app.run(functools.partial(_closed_pipe_is_quiet, main),
+            **({"flags_parser": flags_parser} if flags_parser else {}))
+
+
+def _closed_pipe_is_quiet(main, argv):
+    """`main(argv)`, where a reader that stopped early (`| head`) ends the command quietly."""
+    try:
+        return main(argv)
+    except BrokenPipeError:
+        # Python would report the broken pipe again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def optional_file(flag):
+    """The value of a file flag whose default may not exist yet (the C++ loader before
+    `make cc`), or None when it is that default and missing: the caller says what it skips.
+    A missing file given on the command line is an error."""
+    path = FLAGS[flag].value
+    if FLAGS[flag].present and not Path(path).is_file():
+        raise app.UsageError(f"--{flag}={path}: no such file")
+    return path if path and Path(path).is_file() else None
 
 
 def run(job, error_status=1):

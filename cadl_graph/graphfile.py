@@ -21,38 +21,50 @@ class GraphFileError(Error, ValueError):
     """A file is not a loadable GraphDef, or a graph cannot run as asked."""
 
 
+# A training run's graph: `cadl-graph train` writes it once into the run folder, under a name
+# that the Saver's rotation (which deletes model.ckpt-<step>.meta with its checkpoint) never
+# removes. tf.train.import_meta_graph reads it; the folder's latest checkpoint restores into it.
+RUN_META_GRAPH = "model.ckpt.meta"
+
+
 def load_graph_def(path, meta_graphs=False):
     """Reads a GraphDef from a binary (tried first) or text protobuf file.
 
     Args:
-      meta_graphs: also accept a Saver's `.meta` (a MetaGraphDef) and return its graph, which
-        still has its variables (fine for comparing structure, not for running).
+      meta_graphs: also accept a Saver's `.meta` (a MetaGraphDef), or a training run's folder
+        (its RUN_META_GRAPH), and return its graph, which still has its variables (fine for
+        comparing structure, not for running).
 
     Raises:
       GraphFileError: missing file, a SavedModel folder, a `.meta` MetaGraphDef (unless
         `meta_graphs`), a checkpoint, or bytes that are neither kind of GraphDef.
     """
     path = Path(path)
+    if path.is_dir() and meta_graphs and (path / RUN_META_GRAPH).is_file():
+        path = path / RUN_META_GRAPH
     if path.is_dir():
         hint = (" It is a SavedModel folder (saved_model.pb); load it with "
                 "tf.saved_model.loader.load, or freeze a checkpoint with "
-                "scripts/export_graph.py." if (path / "saved_model.pb").exists() else "")
+                "cadl-graph export_graph." if (path / "saved_model.pb").exists() else "")
+        if not hint and meta_graphs and any(path.glob("*.index")):
+            hint = (f" It holds checkpoints but no {RUN_META_GRAPH} (runs of cadl_graph 0.1 "
+                    "did not write one; training in the folder again writes it).")
         raise GraphFileError(f"{path} is a folder, not a GraphDef file.{hint}")
     if not path.is_file():
         raise GraphFileError(f"graph file {path} does not exist")
     if path.suffix == ".index" or ".data-" in path.name:
         raise GraphFileError(f"{path} is part of a checkpoint (variables only, no graph); "
-                             "freeze it first with scripts/export_graph.py")
+                             "freeze it first with cadl-graph export_graph")
     data = path.read_bytes()
     if meta_graphs and _parses_as(tf.MetaGraphDef, data, "graph_def"):
         return tf.MetaGraphDef.FromString(data).graph_def
     if path.suffix == ".meta" or _parses_as(tf.MetaGraphDef, data, "graph_def"):
         raise GraphFileError(f"{path} is a MetaGraphDef (a Saver's .meta): its graph still "
-                             "has variables. Freeze the checkpoint with scripts/export_graph.py")
+                             "has variables. Freeze the checkpoint with cadl-graph export_graph")
     if path.name == "saved_model.pb":
         raise GraphFileError(f"{path} is a SavedModel's graph; load the folder "
                              f"{path.parent} with tf.saved_model, or freeze a checkpoint with "
-                             "scripts/export_graph.py")
+                             "cadl-graph export_graph")
     graph_def = tf.GraphDef()
     try:
         graph_def.ParseFromString(data)

@@ -1,69 +1,7 @@
-"""Prints a registry model's graph: one golden line per op, or the whole GraphDef.
+"""`cadl-graph dump_graph`, run from a checkout; its flags and --help are in
+cadl_graph/commands/dump_graph.py."""
 
-Look at any graph of the project without pytest. The default output is exactly the op lines of
-its golden file, in creation order: name, type, output shapes, inputs and defining attributes
-(small constants' values written out), tab-separated (golden format 2; see
-cadl_graph/golden/listing.py).
-
-Examples:
-  python scripts/dump_graph.py --model=conv_autoencoder
-  python scripts/dump_graph.py --model=vae --format=golden > golden/vae.ops.txt
-  python scripts/dump_graph.py --model=linear_classifier --format=pbtxt | less
-  python scripts/dump_graph.py --model=vae --variant=bn_in_cond   # the repaired batch norm
-  python scripts/dump_graph.py --model=conv_classifier --cluster_workers=2 --format=devices
-  python scripts/dump_graph.py --model=linear_classifier --cluster_workers=2 --sync_replicas
-"""
-
-from absl import app, flags
-
-from cadl_graph import cli
-from cadl_graph.compat import tf
-from cadl_graph.errors import ConfigError
-from cadl_graph.golden import listing
-from cadl_graph.graphs import registry
-from cadl_graph.training import cluster
-
-FLAGS = flags.FLAGS
-flags.DEFINE_enum("model", None, registry.NAMES, "Registry model to build.")
-flags.DEFINE_enum("variant", None, list(registry.VARIANTS),
-                  "A named departure from the course's graph, e.g. bn_in_cond: the batch norm "
-                  "whose moving-average update runs only while training (VAE family).")
-flags.DEFINE_enum("format", "ops", ["ops", "golden", "pbtxt", "devices"],
-                  "ops: the golden's op lines; golden: with the golden's header; "
-                  "pbtxt: the GraphDef in protobuf text format; devices: each op's name and "
-                  "the device it is placed on.")
-flags.DEFINE_integer("cluster_workers", 0, "Build the graph as worker 0 of a cluster of this "
-                     "many workers and one ps (replica_device_setter placement).", lower_bound=0)
-flags.DEFINE_bool("sync_replicas", False, "With --cluster_workers: the synchronous variant "
-                  "(SyncReplicasOptimizer around Adam).")
-
-
-def main(argv):
-    cli.no_arguments(argv)
-    try:
-        overrides = registry.variant_hparams(FLAGS.model, FLAGS.variant)
-    except ConfigError as e:
-        raise app.UsageError(f"--variant: {e}") from None
-    if FLAGS.sync_replicas and not FLAGS.cluster_workers:
-        raise app.UsageError("--sync_replicas builds a cluster's graph; give --cluster_workers")
-    if FLAGS.cluster_workers:
-        graph, model = cluster.placed_graph(FLAGS.model, FLAGS.cluster_workers,
-                                            sync=FLAGS.sync_replicas, hparams=overrides)
-    else:
-        model = registry.build_in_new_graph(FLAGS.model, **overrides)
-    lines = listing.op_lines(model.graph)
-    if FLAGS.format == "ops":
-        print("\n".join(lines))
-    elif FLAGS.format == "devices":
-        print("\n".join(f"{op.name}\t{op.device or '-'}"
-                        for op in model.graph.get_operations()))
-    elif FLAGS.format == "golden":
-        print(listing.render(FLAGS.model, model.hparams, lines, tf.__version__), end="")
-    else:
-        print(model.graph.as_graph_def(), end="")
-    return 0
-
+from cadl_graph.commands import dump_graph
 
 if __name__ == "__main__":
-    flags.mark_flag_as_required("model")
-    app.run(main)
+    dump_graph.run()

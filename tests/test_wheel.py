@@ -1,5 +1,6 @@
 """The package installs as a wheel and works without a checkout: goldens ship inside it."""
 
+import os
 import subprocess
 import sys
 import sysconfig
@@ -108,3 +109,101 @@ def test_the_pytest_fixture_pins_a_users_graph_from_an_installed_package(wheel, 
     assert "~ add/y: value 1e-12 -> 1e-10" in changed.stdout, changed.stdout
     rewritten = pytest_run("--update-goldens", epsilon="1e-10")
     assert "Goldens written: 0 created, 1 changed, 0 unchanged." in rewritten.stdout
+
+
+# --- a user's own environment: their TensorFlow kept, every command from an empty folder ------
+
+USERS_TENSORFLOW = "tensorflow==2.21.0"  # the CUDA build; it installs and imports without a GPU
+
+
+def _venv(folder):
+    """A fresh virtualenv at `folder`; returns (its python, a function running commands)."""
+    subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True, capture_output=True)
+    python = folder / "bin" / "python"
+
+    def run(*args, cwd=None, check=True):
+        done = subprocess.run([str(a) for a in args], cwd=cwd, text=True, capture_output=True,
+                              check=False, env={**os.environ, "PATH": f"{folder / 'bin'}:"
+                                                f"{os.environ['PATH']}", "PYTHONPATH": ""})
+        if check:
+            assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-3000:])
+        return done
+
+    return python, run
+
+
+def _pip_install(run, python, *what):
+    run(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *what)
+
+
+@pytest.fixture(scope="module")
+def users_venv(wheel, tmp_path_factory):
+    """A virtualenv that already held the full `tensorflow` wheel, then got ours (and pytest)."""
+    python, run = _venv(tmp_path_factory.mktemp("users") / "venv")
+    _pip_install(run, python, USERS_TENSORFLOW)
+    _pip_install(run, python, f"{wheel}[test]")
+    return python, run
+
+
+def test_installing_the_wheel_keeps_the_users_cuda_tensorflow(users_venv):
+    python, run = users_venv
+    installed = run(python, "-m", "pip", "list", "--format=freeze").stdout
+    assert "tensorflow==2.21.0" in installed.splitlines()
+    assert "tensorflow-cpu" not in installed
+    assert run(python, "-m", "pip", "check").returncode == 0
+    built = run(python, "-c", "import tensorflow as tf; print(tf.test.is_built_with_cuda())")
+    assert built.stdout.strip() == "True"
+
+
+def test_every_command_runs_from_an_empty_folder_of_an_installed_wheel(users_venv, tmp_path):
+    from cadl_graph import commands
+
+    python, run = users_venv
+    listed = run("cadl-graph", "--help", cwd=tmp_path).stdout
+    assert all(f"  {name} " in listed for name in commands.NAMES)
+    for name in commands.NAMES:
+        helped = run("cadl-graph", name, "--help", cwd=tmp_path)
+        # The command's own docstring and its own flags, under the name it was run as.
+        assert f"cadl-graph {name}:\n" in helped.stdout, (name, helped.stdout[-1500:])
+    assert run("cadl-graph", "nosuch", cwd=tmp_path, check=False).returncode == 2
+
+    def cadl(*args):
+        return run("cadl-graph", *args, cwd=tmp_path).stdout
+
+    assert "train-images-idx3-ubyte" in cadl("fetch_mnist")
+    cadl("train", "--model=linear_classifier", "--max_steps=30", "--train_dir=run",
+         "--nopictures")
+    assert (tmp_path / "run" / "model.ckpt.meta").is_file()
+    assert "the same graph" in cadl("diff_graph", "run", "linear_classifier", "--ignore=save",
+                                    "--ignore=global_step", "--ignore=init_1")
+    assert "wrote lin.pb" in cadl("export_graph", "--checkpoint=run", "--output=lin.pb")
+    same = cadl("diff_graph", "lin.pb", "linear_classifier.frozen.ops.txt")
+    assert "the same graph (trained constants layer1/W, layer1/b" in same
+    assert "frozen export: 9 ops" in cadl("explain_graph", "--checkpoint=run", "--frozen")
+    assert "X" in cadl("summarize_graph", "--graph=lin.pb")
+    assert "\tConst\t" in cadl("dump_graph", "--model=vae")
+    clustered = cadl("local_cluster", "--model=linear_classifier", "--workers=1",
+                     "--train_dir=cluster", "--max_steps=20", "--nopictures")
+    assert "[worker0]" in clustered and (tmp_path / "cluster" / "model.ckpt.meta").is_file()
+    # The same through `python -m`, which the cluster launcher and the benchmark use.
+    assert "Registry model" in run(python, "-m", "cadl_graph.commands.train", "--help",
+                                   cwd=tmp_path).stdout
+
+
+def test_the_users_own_golden_round_trip_in_the_installed_wheel(users_venv, tmp_path):
+    python, run = users_venv
+    (tmp_path / "test_mine.py").write_text(USER_TEST.format(epsilon="1e-12"))
+    pytest_cmd = (python, "-m", "pytest", "-q", "-p", "no:cacheprovider")
+    assert "1 created" in run(*pytest_cmd, "--update-goldens", cwd=tmp_path).stdout
+    run(*pytest_cmd, cwd=tmp_path)
+
+
+def test_without_tensorflow_a_command_says_how_to_choose_in_one_line(wheel, tmp_path):
+    python, run = _venv(tmp_path / "venv")
+    _pip_install(run, python, str(wheel))
+    done = run("cadl-graph", "dump_graph", "--model=vae", cwd=tmp_path, check=False)
+    assert done.returncode == 1 and done.stdout == "", done.stderr[-2000:]
+    (line,) = done.stderr.splitlines()
+    assert "needs TensorFlow" in line and "pip install 'cadl_graph[cpu]'" in line
+    # Reading MNIST needs no TensorFlow.
+    assert "train-images-idx3-ubyte" in run("cadl-graph", "fetch_mnist", cwd=tmp_path).stdout

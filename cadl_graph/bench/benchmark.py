@@ -1,9 +1,10 @@
 """Speed of this project's training loop beside a bare graph-mode loop, Keras 3 and PyTorch.
 
-    python scripts/benchmark.py             # make bench: every model, 3 rounds
-    python scripts/benchmark.py --quick     # the linear classifier, 1 round, a few steps
+    cadl-graph benchmark             # make bench: every model, 3 rounds
+    cadl-graph benchmark --quick     # the linear classifier, 1 round, a few steps
 
-Every figure comes from a fresh process (`scripts/benchmark.py --worker=...`, or for PyTorch
+Every figure comes from a fresh process (`python -m cadl_graph.commands.benchmark --worker=...`,
+or for PyTorch
 `python -m cadl_graph.bench.peers` under `--torch_python`), and the implementations take turns
 round by round (A B C A B C ...), so the machine's drift hits them all alike. For each model:
 
@@ -36,6 +37,7 @@ import numpy as np
 
 from cadl_graph import fileio
 from cadl_graph.bench import peers
+from cadl_graph.errors import Error
 from cadl_graph.graphs import registry
 from cadl_graph.viz import figures
 
@@ -208,7 +210,11 @@ def _export(impl, model_name, ds, folder, bs, loader):
 
 # --- the orchestra: fresh processes, rounds, the report -----------------------------------
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "benchmark.py"
+WORKER = "cadl_graph.commands.benchmark"  # run as `python -m`: no checkout needed
+
+
+class BenchmarkError(Error, RuntimeError):
+    """One of this project's own measurements failed: a bug to fix, not a row to print."""
 
 
 def _spawn(impl, model, data, steps, batch_size, torch_python, loader):
@@ -221,7 +227,7 @@ def _spawn(impl, model, data, steps, batch_size, torch_python, loader):
         python = torch_python if impl == "torch" else sys.executable
         command, stdin = [python, "-m", "cadl_graph.bench.peers"], json.dumps(request)
     else:
-        command = [sys.executable, str(SCRIPT), f"--worker={impl}", f"--model={model}",
+        command = [sys.executable, "-m", WORKER, f"--worker={impl}", f"--model={model}",
                    f"--data={data}", f"--steps={steps}", f"--loader={loader}"] + \
                   ([f"--batch_size={batch_size}"] if batch_size else [])
         env, stdin = None, None
@@ -229,21 +235,29 @@ def _spawn(impl, model, data, steps, batch_size, torch_python, loader):
                           check=False)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
-        return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1]}
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        if impl not in PEERS:
+            raise BenchmarkError(f"{impl} on {model} failed (exit {done.returncode}): {last}\n"
+                                 f"  command: {' '.join(command)}")
+        return {"error": last}  # a peer framework that fails here is reported, not fatal
     return json.loads(lines[-1])
 
 
-def implementations(model, torch_python):
-    """The implementations measured for `model`, in the order each round runs them."""
+def implementations(model, torch_python, loader="build/load_graph"):
+    """The implementations measured for `model`, in the order each round runs them (no
+    export_cpp without a C++ `loader`)."""
     names = ["project", "bare"]
     if model in peers.MODELS:
         names += ["keras_fit", "keras_step"] + (["torch"] if torch_python else [])
-    return names + list(SCORERS)
+    return names + [s for s in SCORERS if loader or s != "export_cpp"]
 
 
 def measure(out_dir, models=None, rounds=3, quick=False, torch_python=None,
         loader="build/load_graph", out=print):
     """Measures every implementation of every model; writes RESULTS.md and results.json.
+
+    Args:
+      loader: the C++ loader binary, or None to leave export_cpp out.
 
     Returns:
       the results dict (machine, models: {model: {impl: [measurements]}}, scaling).
@@ -257,14 +271,14 @@ def measure(out_dir, models=None, rounds=3, quick=False, torch_python=None,
     for round_i in range(rounds):
         for model in models:
             steps = 30 if quick else STEPS[model]
-            for impl in implementations(model, torch_python):
+            for impl in implementations(model, torch_python, loader):
                 result = _spawn(impl, model, data, steps, None, torch_python, loader)
                 results["models"].setdefault(model, {}).setdefault(impl, []).append(result)
                 out(f"round {round_i + 1}/{rounds} {model} {impl}: "
                     f"{_brief(result)}")
     if not quick:
         for bs in SCALING_BATCHES:
-            for impl in ("project", "export_py", "export_cpp"):
+            for impl in ("project", "export_py") + (("export_cpp",) if loader else ()):
                 steps = max(20, min(400, 20000 // bs))
                 result = _spawn(impl, SCALING_MODEL, data, steps, bs, torch_python, loader)
                 results["scaling"].setdefault(impl, {})[bs] = result

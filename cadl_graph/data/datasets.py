@@ -10,7 +10,7 @@
 train / valid / test ranges, so the splits never overlap (an old version of the course library
 let the test split overlap train, which inflated the lecture's printed test accuracies).
 
-`scripts/fetch_mnist.py` fetches and verifies the files (see `cadl_graph.data.sources` for where
+`cadl-graph fetch_mnist` fetches and verifies the files (see `cadl_graph.data.sources` for where
 from) and prints where they are.
 """
 

@@ -88,7 +88,7 @@ def _output_tensor(model, name):
         close = difflib.get_close_matches(
             op_name, [o.name for o in model.graph.get_operations()], n=5, cutoff=0.5)
         return (f"output node {name!r} is not in the model's graph. Names are op names as "
-                "`scripts/dump_graph.py` prints them (optionally with ':0' for the op's first "
+                "`cadl-graph dump_graph` prints them (optionally with ':0' for the op's first "
                 "output); a graph loaded with import_graph_def has an 'import/' prefix that the "
                 "model's own graph does not."
                 + (f" Close names: {', '.join(close)}" if close else ""))
@@ -300,7 +300,7 @@ def export(checkpoint, output, model=None, part="model", output_nodes=None, bind
     """
     if Path(os.fspath(checkpoint)).suffix == ".pb":
         raise ExportError(f"{checkpoint} is already a frozen graph; export takes a checkpoint "
-                          "prefix or a train folder (scripts/summarize_graph.py reads .pb files)")
+                          "prefix or a train folder (cadl-graph summarize_graph reads .pb files)")
     _check_output(output)  # before the work, not after it
     saved = rundir.open_run(checkpoint, model=model)
     graph_def, signature = build_export(saved.prefix, saved.model, saved.hparams, part,

@@ -46,6 +46,7 @@ import numpy as np
 
 from cadl_graph import fileio, shapes
 from cadl_graph.compat import tf
+from cadl_graph.errors import ConfigError
 
 FORMAT_VERSION = 2
 # The repository's golden/ folder, which the package ships as cadl_graph.golden_files (in an
@@ -171,6 +172,10 @@ def matches(name, pattern):
     return name == scope_name or name.startswith(scope_name + "/")
 
 
+class PatternError(ConfigError):
+    """An op-name pattern (ignore=, opaque=) that matches no op of the graph."""
+
+
 def matching(names, patterns, what):
     """The op names among `names` that any of `patterns` matches (see `matches`).
 
@@ -179,7 +184,8 @@ def matching(names, patterns, what):
 
     Raises:
       TypeError: `patterns` is a single string (a list of them was meant).
-      ValueError: a pattern that matches no op (misspelt names would otherwise be ignored).
+      PatternError (a ValueError): a pattern that matches no op (misspelt names would
+        otherwise be ignored).
     """
     if isinstance(patterns, (str, bytes)):
         raise TypeError(f"{what}= takes a list of op names or patterns, got the string "
@@ -191,7 +197,7 @@ def matching(names, patterns, what):
             unmatched.append(pattern)
         found |= hits
     if unmatched:
-        raise ValueError(f"{what}= pattern(s) that match no op of the graph: "
+        raise PatternError(f"{what}= pattern(s) that match no op of the graph: "
                          f"{', '.join(map(repr, unmatched))}")
     return found
 

@@ -116,7 +116,7 @@ def render(results, seed, quick):
         "# CADL Session 3, rerun",
         "",
         f"Generated {datetime.datetime.now().isoformat(timespec='seconds')} by "
-        f"`scripts/lecture.py` (seed {seed}{QUICK_NOTE if quick else ''}), "
+        f"`cadl-graph lecture` (seed {seed}{QUICK_NOTE if quick else ''}), "
         f"TensorFlow {tf.__version__}, {results.get('seconds', 0):.0f} s.",
         "",
         "The classifiers and VAEs train on MNIST split [0.8, 0.1, 0.1] (56000 / 7000 / 7000, "

@@ -143,7 +143,7 @@ def resolve(path):
         if prefix is None:
             raise CheckpointError(
                 f"no checkpoint in folder {path}: it holds no <name>-<step>.index file; train "
-                "first (scripts/train.py --train_dir=...) or pass a checkpoint prefix such as "
+                "first (cadl-graph train --train_dir=...) or pass a checkpoint prefix such as "
                 "<dir>/model.ckpt-1200")
         return prefix
     if os.path.isfile(f"{path}.index"):

@@ -11,7 +11,7 @@ strategies, which turn the variables into resource variables and change the grap
 `run_task` picks the one this process is.
 
 Every variable (and its Adam slots) is placed on `/job:ps/task:k`, the compute on
-`/job:worker/task:i` (`scripts/dump_graph.py --cluster_workers=2` shows it); the model's own
+`/job:worker/task:i` (`cadl-graph dump_graph --cluster_workers=2` shows it); the model's own
 ops are the registry graph's, in the same order, so the checkpoint the chief (worker 0) writes
 has the single-process variable names: scoring, resuming a single-process run and exporting
 all read it unchanged. Asynchronous by default: each worker applies its own gradients (a run
@@ -268,6 +268,8 @@ def train_worker(cluster, run, out=print):
     with graph.as_default():
         with tf.device(f"/job:worker/task:{cluster.task}"):  # the chief writes the files
             saver = tf.train.Saver(max_to_keep=config.keep_checkpoints, save_relative_paths=True)
+        if cluster.chief:
+            rundir.save_meta_graph(run.folder, saver, graph)
         creator, hooks = _session_and_hooks(cluster, run, server, saver, sync)
         # The sync optimizer's token thread stays blocked when training stops: give it a
         # moment, then close the session under it (MonitoredSession waits 120 s by default).
@@ -306,7 +308,7 @@ def _session_and_hooks(cluster, run, server, saver, sync):
         return _WaitForChief(scaffold, server.target, cluster.session_config()), hooks
     hooks.append(tf.train.CheckpointSaverHook(
         str(folder), save_steps=config.save_every_steps, scaffold=scaffold,
-        checkpoint_basename=rundir.CHECKPOINT_NAME))
+        checkpoint_basename=rundir.CHECKPOINT_NAME, save_graph_def=False))
     return tf.train.ChiefSessionCreator(scaffold, master=server.target,
                                         config=cluster.session_config(),
                                         checkpoint_dir=str(folder)), hooks

@@ -3,11 +3,12 @@
     from cadl_graph.training import launcher
     launcher.launch(["--model=conv_classifier", "--train_dir=runs/cluster"], workers=2)
 
-Each task is `scripts/train.py` with its `--job_name` and `--task_index`, started as a process
-of its own. Their output is streamed with a `[ps0]`/`[worker1]` prefix. When every worker has
-finished, the ps tasks stop themselves (the workers tell them through a queue). If a task exits
-with an error, or the deadline passes, every other task is killed and the run fails, naming the
-task. No process outlives `launch`.
+Each task is `cadl-graph train` (started as `python -m cadl_graph.commands.train`, so no
+checkout is needed) with its `--job_name` and `--task_index`, a process of its own. Their
+output is streamed with a `[ps0]`/`[worker1]` prefix. When every worker has finished, the ps
+tasks stop themselves (the workers tell them through a queue). If a task exits with an error,
+or the deadline passes, every other task is killed and the run fails, naming the task. No
+process outlives `launch`.
 """
 
 import socket
@@ -15,11 +16,10 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 from cadl_graph.errors import Error
 
-TRAIN = Path(__file__).resolve().parents[2] / "scripts" / "train.py"
+TRAIN = "cadl_graph.commands.train"  # run with `python -m`: no checkout needed
 DEADLINE_S = 3600
 
 
@@ -51,7 +51,7 @@ def launch(train_args, workers=2, ps=1, sync=False, deadline_s=DEADLINE_S, out=p
     """Starts the cluster, streams its output, waits for it; returns {task: exit status}.
 
     Args:
-      train_args: scripts/train.py flags every task gets (--model, --train_dir, ...).
+      train_args: `cadl-graph train` flags every task gets (--model, --train_dir, ...).
 
     Raises:
       ClusterRunError: a task failed (the others are killed) or the deadline passed.
@@ -67,7 +67,7 @@ def launch(train_args, workers=2, ps=1, sync=False, deadline_s=DEADLINE_S, out=p
     try:
         for name, job, index in tasks:
             processes[name] = subprocess.Popen(
-                [python, str(TRAIN), *common, f"--job_name={job}", f"--task_index={index}"],
+                [python, "-m", TRAIN, *common, f"--job_name={job}", f"--task_index={index}"],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
             threads.append(threading.Thread(target=_stream, args=(processes[name], name, out),
                                             daemon=True))

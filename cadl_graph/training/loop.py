@@ -276,6 +276,7 @@ class _Trainer:
     def save(self, sess):
         """A checkpoint of the current step; returns its prefix."""
         self.g.global_step.load(self.step, sess)
+        rundir.save_meta_graph(self.run.folder, self.g.saver, self.g.graph)
         return self.g.saver.save(sess, str(self.run.folder / rundir.CHECKPOINT_NAME),
                                  global_step=self.step, write_meta_graph=False)
 

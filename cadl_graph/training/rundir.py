@@ -5,6 +5,7 @@
       input_mean.npy            tied autoencoders: the mean image subtracted from every input
       history.json              one record per finished epoch, kept across resumes
       checkpoint                TensorFlow's state file (relative paths, so the folder moves)
+      model.ckpt.meta           the run's graph (a MetaGraphDef), written once, never rotated
       model.ckpt-<step>.index   Saver checkpoints (and .data-00000-of-00001)
       pictures/                 reconstructions per epoch, weights, manifolds
       .lock                     locked by the process training here; holds its PID
@@ -34,7 +35,7 @@ from typing import Optional
 
 import numpy as np
 
-from cadl_graph import fileio
+from cadl_graph import fileio, graphfile
 from cadl_graph.errors import Error
 from cadl_graph.graphs import registry
 from cadl_graph.training import checkpoints
@@ -53,6 +54,18 @@ IDENTITY = ("model", "hparams", "batch_size", "seed")
 # Files that only an interrupted write leaves: ours, TensorFlow's bundle writer's, and its
 # state-file writer's.
 LEFTOVERS = (f"*{fileio.TEMP_MARKER}*", "*.tempstate*", f"{checkpoints.STATE_FILE}.tmp*")
+
+
+def save_meta_graph(folder, saver, graph):
+    """Writes `graph` with `saver`'s SaverDef as <folder>/model.ckpt.meta, unless a resumed
+    run's is there already: one meta graph serves every checkpoint of the run (training saves
+    checkpoints with write_meta_graph=False), and `cadl-graph diff_graph` reads it."""
+    path = Path(folder) / graphfile.RUN_META_GRAPH
+    if not path.exists():
+        with graph.as_default():
+            meta_graph = saver.export_meta_graph()
+        fileio.atomic_write_bytes(path, meta_graph.SerializeToString())
+    return path
 
 
 class RunFolderError(Error, RuntimeError):

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -16,11 +17,11 @@ from cadl_graph.training.scoring import evaluate
 from cadl_graph.training.session import load_dataset
 
 MODEL = "linear_classifier"
-SCRIPTS = launcher.TRAIN.parent
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
 
 def _train_processes(folder):
-    """PIDs of scripts/train.py processes still running for `folder` (should be none)."""
+    """PIDs of training processes still running for `folder` (should be none)."""
     done = subprocess.run(["pgrep", "-f", f"train_dir={folder}"], capture_output=True,
                           text=True, check=False)
     return done.stdout.split()
@@ -133,7 +134,7 @@ def test_a_worker_that_dies_stops_the_run_with_its_name(tmp_path):
     (["--worker_hosts=localhost:2", "--job_name=worker"], "needs at least one ps"),
 ])
 def test_bad_cluster_flags_give_one_line(args, message, tmp_path):
-    done = subprocess.run([sys.executable, str(launcher.TRAIN), f"--model={MODEL}",
+    done = subprocess.run([sys.executable, "-m", launcher.TRAIN, f"--model={MODEL}",
                            f"--train_dir={tmp_path}", *args], capture_output=True, text=True,
                           check=False)
     assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr
