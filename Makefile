@@ -40,22 +40,13 @@ bench: data cc
 clean:
 	rm -rf runs .pytest_cache
 
-# The C++ loader, linked against the TensorFlow wheel in .venv. Without
-# --no-as-needed it links but fails at run time with "No session factory registered".
-TF_LIB = $$($(PY) -c 'import importlib.util, os; print(os.path.dirname(importlib.util.find_spec("tensorflow").origin))')
-TF_CFLAGS = $$($(PY) -c 'import tensorflow as tf; print(" ".join(tf.sysconfig.get_compile_flags()))' 2>/dev/null)
-LINKER = $$(command -v ld.gold >/dev/null && echo -fuse-ld=gold)
-
+# The C++ loader, linked against the TensorFlow wheel in .venv: the same build an installed
+# wheel does with `cadl-graph build_loader` (cadl_graph/export/loader.py holds the g++ line).
 .PHONY: cc
 cc: build/load_graph
 
-build/load_graph: cc/load_graph.cc $(STAMP)
-	mkdir -p build
-	g++ -O2 -Wall $(TF_CFLAGS) -Wno-deprecated-declarations -Wno-interference-size -o $@.tmp $< -L$(TF_LIB) \
-	    -Wl,--no-as-needed \
-	    -l:libtensorflow_cc.so.2 -l:libtensorflow_framework.so.2 -Wl,--as-needed \
-	    -Wl,-rpath,$(TF_LIB) $(LINKER)
-	mv $@.tmp $@
+build/load_graph: cc/load_graph.cc cadl_graph/export/loader.py $(STAMP)
+	$(PY) -m cadl_graph.commands.build_loader --output=$@
 
 # The same loader built and tested by Bazel (WORKSPACE, BUILD, bazel/): Debian's
 # bazel-bootstrap works offline with the stand-ins in bazel/stubs. Skipped, saying so, where

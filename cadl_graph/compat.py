@@ -75,12 +75,18 @@ def _import_tensorflow_v1():
 
 
 tf = _import_tensorflow_v1()
-if tf.__version__ != RECORDED_WITH:
-    logging.getLogger("cadl_graph").warning(
-        "TensorFlow %s here; cadl_graph's goldens and the lecture's reference figures were "
-        "recorded with %s: comparisons with the shipped goldens may differ in generated op names "
-        "and attributes, and trained numbers in the last digits; goldens you write record "
-        "your own version.", tf.__version__, RECORDED_WITH)
+def version_note(version):
+    """What running TensorFlow `version` instead of RECORDED_WITH affects, or None."""
+    if version == RECORDED_WITH:
+        return None
+    return (f"TensorFlow {version} here; cadl_graph's goldens and the lecture's reference figures "
+            f"were recorded with {RECORDED_WITH}: comparisons with the shipped goldens may "
+            "differ in generated op names and attributes, and trained numbers in the last "
+            "digits; goldens you write record your own version.")
+
+
+if version_note(tf.__version__):  # once per process: this module is imported once
+    logging.getLogger("cadl_graph").warning("%s", version_note(tf.__version__))
 
 # Every v1 symbol the lecture uses is deprecated in TF2; the resulting warnings say nothing a
 # user of this package can act on, and would drown the lecture's output.

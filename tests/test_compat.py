@@ -29,3 +29,11 @@ def test_import_drops_tensorflows_start_up_notices_unless_asked():
     # prints its notice on every machine.
     assert _import_in_subprocess(TF_ENABLE_ONEDNN_OPTS="1") == ""
     assert "oneDNN" in _import_in_subprocess(TF_ENABLE_ONEDNN_OPTS="1", CADL_GRAPH_TF_VERBOSE="1")
+
+
+def test_another_tensorflow_version_is_named_with_what_it_affects():
+    from cadl_graph import compat
+    assert compat.version_note(compat.RECORDED_WITH) is None
+    note = compat.version_note("2.20.0")
+    assert "TensorFlow 2.20.0 here" in note and compat.RECORDED_WITH in note
+    assert "shipped goldens" in note

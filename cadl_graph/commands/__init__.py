@@ -5,6 +5,7 @@
   local_cluster    the same training with a ps and worker processes on this machine
   seed_spread      one model trained with several seeds: the spread of its metric
   export_graph     a checkpoint frozen into a GraphDef (.pb) that C++ TensorFlow runs
+  build_loader     the C++ loader compiled against this TensorFlow: exports run from C++
   summarize_graph  what a GraphDef holds (inputs, outputs, ops), and run it on images
   diff_graph       two graphs (or a graph and a golden) compared op by op
   dump_graph       a registry model's graph: its golden lines, pbtxt or devices

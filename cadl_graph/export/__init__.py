@@ -3,4 +3,5 @@
   freeze     restore, convert variables to constants, check and write the .pb
   summarize  what a GraphDef holds (TensorFlow's summarize_graph, in Python)
   predict    run a GraphDef file on images
+  loader     the C++ loader compiled against the installed TensorFlow
 """

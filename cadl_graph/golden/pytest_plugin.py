@@ -94,9 +94,10 @@ def written_goldens(request):
 
 @pytest.fixture
 def graph_golden(request, update_goldens, written_goldens):
-    """A GraphGolden whose relative paths start at the test file's folder."""
+    """A GraphGolden whose relative paths start at the test file's folder; its hints name the
+    command that reruns this very test with --update-goldens."""
     return GraphGolden(Path(str(request.fspath)).parent, update_goldens,
-                       f"pytest {UPDATE_FLAG}", written_goldens)
+                       f"pytest {request.node.nodeid} {UPDATE_FLAG}", written_goldens)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from cadl_graph.bench import benchmark
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "benchmark.py"
@@ -30,3 +32,9 @@ def test_forward_flops_count_the_lecture_models():
     # Two 5x5 stride-2 convolutions (14x14x32, 7x7x64), then 3136 -> 128 -> 10.
     assert benchmark.forward_flops("conv_classifier") == 2 * (
         14 * 14 * 25 * 32 + 7 * 7 * 25 * 32 * 64 + 3136 * 128 + 128 * 10)
+
+
+def test_a_failing_measurement_of_this_projects_code_is_an_error_not_a_row(tmp_path):
+    with pytest.raises(benchmark.BenchmarkError, match=r"bare on linear_classifier failed"):
+        benchmark._spawn("bare", "linear_classifier", tmp_path / "missing.npz", 5, None, None,
+                         None)

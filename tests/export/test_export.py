@@ -14,7 +14,7 @@ from cadl_graph.compat import tf
 from cadl_graph.data import idx
 from cadl_graph.data.datasets import Dataset
 from cadl_graph.export import freeze, predict
-from cadl_graph.golden import listing
+from cadl_graph.golden import graphdiff, listing
 from cadl_graph.graphs import registry
 from cadl_graph.training import checkpoints, rundir
 from cadl_graph.training.loop import train
@@ -56,6 +56,35 @@ def exports(runs, tmp_path_factory):
         signature = freeze.export(train_dir, path)
         out[name] = (path, graphfile.load_graph_def(path), signature)
     return out
+
+
+# What training adds to the model's graph: its step counter, the Saver, and their initializer.
+TRAINING_MACHINERY = ["global_step", "save", "init_1"]
+
+
+@pytest.mark.parametrize("name", registry.NAMES)
+def test_a_run_folder_holds_its_meta_graph_which_is_the_registry_graph(name, runs):
+    assert (runs[name] / graphfile.RUN_META_GRAPH).is_file()
+    assert graphdiff.compare(runs[name], name, ignore=TRAINING_MACHINERY) == []
+
+
+@pytest.mark.parametrize("name", registry.NAMES)
+def test_an_export_equals_its_frozen_golden_through_its_json(name, exports):
+    path, _, signature = exports[name]
+    golden = listing.golden_path(name, "frozen.ops")
+    assert graphdiff.compare(path, golden) == []
+    if signature["trained_constants"]:  # without the .json's list, trained values differ
+        assert graphdiff.compare(path, golden, export_json=False) != []
+
+
+def test_opaque_patterns_are_checked_against_both_graphs(exports):
+    path = exports["linear_classifier"][0]
+    golden = listing.golden_path("linear_classifier", "frozen.ops")
+    assert graphdiff.compare(path, golden, export_json=False, opaque=["layer1/*"]) == []
+    with pytest.raises(listing.PatternError, match="'layer9'"):
+        graphdiff.compare(path, golden, opaque=["layer9"])
+    with pytest.raises(TypeError, match="write opaque="):
+        graphdiff.compare(path, golden, opaque="layer1/W")
 
 
 @pytest.fixture(scope="module")

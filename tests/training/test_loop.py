@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from cadl_graph import graphfile
 from cadl_graph.compat import tf
 from cadl_graph.data.datasets import Dataset
 from cadl_graph.golden import listing
@@ -56,6 +57,7 @@ def test_resume_continues_from_the_saved_global_step(small_ds, tmp_path):
     first = train(TrainConfig(model="fc_autoencoder", train_dir=str(tmp_path), max_steps=7,
                               save_every_steps=3, pictures=False), ds=small_ds, out=_quiet)
     assert first["steps"] == 7
+    meta = (tmp_path / graphfile.RUN_META_GRAPH).stat()  # written at the first save, once
     second = train(TrainConfig(model="fc_autoencoder", train_dir=str(tmp_path), epochs=3,
                                pictures=False), ds=small_ds, out=lines.append)
     per_epoch = math.ceil(small_ds.train.num_examples /
@@ -68,6 +70,9 @@ def test_resume_continues_from_the_saved_global_step(small_ds, tmp_path):
     # finished after the resume.
     assert [(e["epoch"], e["step"]) for e in second["epochs"]] == [
         (epoch, (epoch + 1) * per_epoch) for epoch in range(3)]
+    kept = (tmp_path / graphfile.RUN_META_GRAPH).stat()
+    assert (kept.st_ino, kept.st_mtime_ns) == (meta.st_ino, meta.st_mtime_ns)
+    assert not list(tmp_path.glob("model.ckpt-*.meta"))  # no meta graph per checkpoint
 
 
 def test_a_train_dir_of_another_run_is_refused(small_ds, tmp_path):
