@@ -5,8 +5,10 @@ modules, modules of its own folder, and folders listed above its own (tests/test
 holds this map against the code, and each folder's own docstring lists its modules):
 
   base       errors, fileio, shapes,     the package's errors, atomic writes, shape text,
-             compat, graphfile, cli      TensorFlow's v1 graph mode imported in one place,
-                                         graph files read strictly, what every script shares
+             compat, graphfile,          TensorFlow's v1 graph mode imported in one place,
+             untrusted, cli              graph files read strictly, the ops of a graph from
+                                         elsewhere that reach outside it, what every command
+                                         shares
   data/      MNIST from verified files, and the course's Dataset (no TensorFlow)
   viz/       montages, PNGs, GIFs, and the figures of trained models
   graphs/    the course's layers, the lecture's graphs and the course's VAE, by name

@@ -8,6 +8,10 @@
 //   - the first output rows.
 // --dump writes every output value as little-endian float32, for comparison with Python.
 // Every failure prints one line on stderr starting with "error:" and exits non-zero.
+// A graph is a program: before anything runs, ops that reach outside the graph (files,
+// printing, Python, anything TensorFlow marks stateful but random numbers, asserts, variables
+// and control flow) are refused, naming them, unless --trust_graph is given. The rule and its
+// lists are cadl_graph/untrusted.py's (tests/export/test_untrusted.py holds them equal).
 //
 //   load_graph --graph=cc.pb --images=t10k-images-idx3-ubyte --labels=t10k-labels-idx1-ubyte
 
@@ -16,15 +20,19 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "tensorflow/core/framework/graph.pb.h"
+#include "tensorflow/core/framework/op.h"
+#include "tensorflow/core/framework/op_def.pb.h"
 #include "tensorflow/core/framework/types.h"
 #include "tensorflow/core/framework/tensor.h"
 #include "tensorflow/core/platform/env.h"
@@ -42,6 +50,7 @@ struct Failure {
 struct Options {
   std::string graph, images, labels, input = "X", output = "Y", dump;
   long batch = 1000, limit = -1, rows = 3;
+  bool trust_graph = false;
 };
 
 long ParseCount(const std::string& flag, const std::string& value) {
@@ -59,6 +68,10 @@ Options ParseFlags(int argc, char** argv) {
   std::map<std::string, long*> counts = {{"--batch", &o.batch}, {"--limit", &o.limit}, {"--rows", &o.rows}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
+    if (arg == "--trust_graph") {
+      o.trust_graph = true;
+      continue;
+    }
     size_t eq = arg.find('=');
     std::string name = arg.substr(0, eq), value = eq == std::string::npos ? "" : arg.substr(eq + 1);
     if (eq == std::string::npos) Fail("unexpected argument '" + arg + "'; flags are --name=value (see the header of cc/load_graph.cc)");
@@ -67,7 +80,8 @@ Options ParseFlags(int argc, char** argv) {
     } else if (counts.count(name)) {
       *counts[name] = ParseCount(name, value);
     } else {
-      Fail("unknown flag " + name + "; known: --graph --images --labels --input --output --batch --limit --rows --dump");
+      Fail("unknown flag " + name +
+           "; known: --graph --images --labels --input --output --batch --limit --rows --dump --trust_graph");
     }
   }
   if (o.graph.empty() || o.images.empty()) Fail("--graph and --images are required");
@@ -75,7 +89,17 @@ Options ParseFlags(int argc, char** argv) {
   return o;
 }
 
+// A device or a pipe (/dev/zero, a FIFO) would be read for ever: only regular files are read.
+void RequireRegularFile(const std::string& path, const std::string& what) {
+  std::error_code error;
+  auto status = std::filesystem::status(path, error);
+  if (!std::filesystem::exists(status)) Fail(what + " file " + path + " does not exist");
+  if (!std::filesystem::is_regular_file(status))
+    Fail(what + " file " + path + " is not a regular file (a device, pipe or folder); give a file");
+}
+
 std::string ReadFile(const std::string& path, const std::string& what) {
+  RequireRegularFile(path, what);
   std::ifstream in(path, std::ios::binary);
   if (!in) Fail(what + " file " + path + " cannot be opened");
   std::ostringstream data;
@@ -126,7 +150,7 @@ double PeakMegabytes() {
 
 tensorflow::GraphDef LoadGraph(const std::string& path) {
   tensorflow::GraphDef graph_def;
-  if (!tensorflow::Env::Default()->FileExists(path).ok()) Fail("graph file " + path + " does not exist");
+  RequireRegularFile(path, "graph");
   auto binary = tensorflow::ReadBinaryProto(tensorflow::Env::Default(), path, &graph_def);
   if (!binary.ok() || graph_def.node_size() == 0) {
     graph_def.Clear();
@@ -145,6 +169,55 @@ tensorflow::GraphDef LoadGraph(const std::string& path) {
   return graph_def;
 }
 
+// Stateful by TensorFlow's mark, but their state lives in the session: safe to run.
+const std::set<std::string> kHarmlessStateful = {
+    "RandomUniform", "RandomUniformInt", "RandomStandardNormal", "TruncatedNormal",
+    "ParameterizedTruncatedNormal", "RandomShuffle", "Multinomial", "RandomGamma",
+    "RandomPoisson", "RandomPoissonV2",
+    "Assert",
+    "VariableV2", "Variable", "VarHandleOp", "ReadVariableOp",
+    "If", "While", "Case", "StatefulPartitionedCall",
+};
+// Not marked stateful, yet they read or write outside the graph.
+const std::set<std::string> kReachesOutside = {
+    "ReadFile", "MatchingFiles", "ImmutableConst", "DecodeProtoV2", "SnapshotDataset",
+    "SnapshotDatasetV2", "DebugIdentity", "DebugNanCount", "DebugNumericSummary",
+    "PyFuncStateless",
+};
+
+// Why an op type may not run in an untrusted graph, or "" when it may.
+std::string WhyRefused(const std::string& type) {
+  if (kReachesOutside.count(type)) return "reads or writes outside the graph";
+  const tensorflow::OpDef* op_def = nullptr;
+  if (!tensorflow::OpRegistry::Global()->LookUpOpDef(type, &op_def).ok())
+    return "an op this TensorFlow does not know";
+  if (op_def->is_stateful() && !kHarmlessStateful.count(type))
+    return "stateful: TensorFlow marks it as doing more than computing its outputs";
+  return "";
+}
+
+// Refuses a graph whose ops (or its function library's) reach outside it, unless trusted.
+void CheckUntrusted(const tensorflow::GraphDef& graph_def, const std::string& path, bool trust) {
+  std::vector<std::string> found;
+  // A call of one of the library's functions has the function's name as its op type; what it
+  // runs is its body, checked below.
+  std::set<std::string> functions;
+  for (const auto& function : graph_def.library().function()) functions.insert(function.signature().name());
+  auto check = [&](const std::string& name, const std::string& type) {
+    std::string why = functions.count(type) ? "" : WhyRefused(type);
+    if (!why.empty()) found.push_back(name + " (" + type + ": " + why + ")");
+  };
+  for (const auto& node : graph_def.node()) check(node.name(), node.op());
+  for (const auto& function : graph_def.library().function())
+    for (const auto& node : function.node_def()) check(function.signature().name() + "/" + node.name(), node.op());
+  if (found.empty() || trust) return;
+  std::string shown;
+  for (size_t i = 0; i < found.size() && i < 5; ++i) shown += (i ? "; " : "") + found[i];
+  if (found.size() > 5) shown += "; and " + std::to_string(found.size() - 5) + " more";
+  Fail(path + " holds " + std::to_string(found.size()) + " op(s) that reach outside the graph, refused before anything ran: " +
+       shown + ". A graph is a program: run it only if you trust where it came from, then pass --trust_graph");
+}
+
 const tensorflow::NodeDef& FindNode(const tensorflow::GraphDef& graph_def, const std::string& name) {
   std::string op = name.substr(0, name.find(':'));
   for (const auto& node : graph_def.node())
@@ -158,6 +231,7 @@ const tensorflow::NodeDef& FindNode(const tensorflow::GraphDef& graph_def, const
 
 int Run(const Options& o) {
   tensorflow::GraphDef graph_def = LoadGraph(o.graph);
+  CheckUntrusted(graph_def, o.graph, o.trust_graph);
   const tensorflow::NodeDef& input_node = FindNode(graph_def, o.input);
   FindNode(graph_def, o.output);
 
@@ -188,7 +262,7 @@ int Run(const Options& o) {
     text += "]";
     if (shape.dim_size() != 2)
       Fail("input " + input_node.name() + " has shape " + text + "; load_graph feeds flat images [n, " +
-           std::to_string(width) + "] (rank 2), as the exports of scripts/export_graph.py take them");
+           std::to_string(width) + "] (rank 2), as the exports of cadl-graph export_graph take them");
     if (shape.dim(1).size() >= 0 && shape.dim(1).size() != width)
       Fail("input " + input_node.name() + " takes " + std::to_string(shape.dim(1).size()) +
            " values per example, the images have " + std::to_string(width) + " (" + std::to_string(image_dims[1]) +

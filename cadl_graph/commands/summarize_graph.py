@@ -2,8 +2,11 @@
 
 Reads a binary or text GraphDef (recognising and explaining a SavedModel, a .meta or a
 checkpoint instead). Prints its inputs with dtype and shape, its likely outputs, variables
-left, constant parameters, versions and op types. With --images it feeds them to --input and
-prints the first rows of --output; with --labels too, the accuracy of a 10-class output.
+left, constant parameters, versions and op types, and marks the ops that reach outside the
+graph (files, printing, Python). With --images it feeds them to --input and prints the first
+rows of --output; with --labels too, the accuracy of a 10-class output. A graph with ops that
+reach outside it is refused before anything runs, unless --trust_graph says its origin is
+trusted.
 
 Examples:
   cadl-graph summarize_graph --graph=cc.pb
@@ -25,11 +28,14 @@ flags.DEFINE_string("input", "X", "Input node to feed.")
 flags.DEFINE_string("output", "Y", "Output node to fetch.")
 flags.DEFINE_integer("limit", None, "Use only the first N images.", lower_bound=1)
 flags.DEFINE_integer("rows", 3, "Output rows to print.", lower_bound=0)
+flags.DEFINE_bool("trust_graph", False, "With --images: run the graph even if it holds ops "
+                  "that reach outside it (files, printing, Python), which are refused "
+                  "otherwise. Only for a file whose origin you trust: a graph is a program.")
 
 
 def main(argv):
     cli.no_arguments(argv)
-    cli.only_with(["labels", "input", "output", "limit", "rows"], "images")
+    cli.only_with(["labels", "input", "output", "limit", "rows", "trust_graph"], "images")
 
     def job():
         graph_def = graphfile.load_graph_def(FLAGS.graph)
@@ -39,7 +45,7 @@ def main(argv):
         if FLAGS.images:
             print("\n".join(predict.run_files(graph_def, FLAGS.images, FLAGS.labels,
                                                 FLAGS.input, FLAGS.output, FLAGS.limit,
-                                                FLAGS.rows)))
+                                                FLAGS.rows, FLAGS.trust_graph)))
 
     return cli.run(job)
 

@@ -1,13 +1,14 @@
 """Run a frozen GraphDef on images: what label_image does for TensorFlow's image models.
 
-    from cadl_graph import graphfile
+    from cadl_graph import graphfile, untrusted
     from cadl_graph.export import predict
     graph_def = graphfile.load_graph_def("cc.pb")
     Y = predict.run_graph(graph_def, images)         # images float32 [N, 784] in [0, 1]
     print("\\n".join(predict.run_files(graph_def, "t10k-images-idx3-ubyte",
                                        "t10k-labels-idx1-ubyte")))
 
-Inputs are checked before anything runs: node names (with the names that exist), the output
+Inputs are checked before anything runs: the graph's ops (`cadl_graph.untrusted`: ops that
+reach outside the graph are refused unless `trust=True`), node names (with the names that exist), the output
 index, and the array's dtype and shape against the input placeholder. Image files are IDX
 (raw or .gz: uint8 pixels, scaled to [0, 1] as the exports expect) or `.npy` arrays of floats
 already in the graph's input range (a `.npy` of uint8 pixels is refused rather than fed as
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cadl_graph import graphfile
+from cadl_graph import graphfile, untrusted
 from cadl_graph.compat import tf
 from cadl_graph.data import idx
 from cadl_graph.export import summarize
@@ -71,12 +72,18 @@ def _tensor(graph, graph_def, name):
 class Runner:
     """A GraphDef imported once into its own graph and session, to run many times.
 
+    Args:
+      trust: run ops that reach outside the graph (files, printing, Python; see
+        `cadl_graph.untrusted`), which are otherwise refused before anything runs.
+
     Raises (on construction):
+      UntrustedGraphError: such ops, without `trust`.
       GraphFileError: unknown node names (with the names that exist), an output index that
         does not exist, or a version the graph needs that this TensorFlow lacks.
     """
 
-    def __init__(self, graph_def, input_name="X", output_name="Y"):
+    def __init__(self, graph_def, input_name="X", output_name="Y", trust=False):
+        untrusted.check(graph_def, trust)
         for fatal, problem in graphfile.check_versions(graph_def):
             if fatal:
                 raise GraphFileError(problem)
@@ -108,13 +115,14 @@ class Runner:
         self.session.close()
 
 
-def run_graph(graph_def, inputs, input_name="X", output_name="Y", batch_size=1000):
+def run_graph(graph_def, inputs, input_name="X", output_name="Y", batch_size=1000,
+              trust=False):
     """Imports `graph_def` into a new graph and returns the output for all `inputs`.
 
     Raises:
-      GraphFileError: as `Runner` and `Runner.__call__`.
+      UntrustedGraphError, GraphFileError: as `Runner` and `Runner.__call__`.
     """
-    runner = Runner(graph_def, input_name, output_name)
+    runner = Runner(graph_def, input_name, output_name, trust)
     try:
         return runner(inputs, batch_size)
     finally:
@@ -122,14 +130,16 @@ def run_graph(graph_def, inputs, input_name="X", output_name="Y", batch_size=100
 
 
 def run_files(graph_def, images_path, labels_path=None, input_name="X", output_name="Y",
-              limit=None, rows=3):
+              limit=None, rows=3, trust=False):
     """Runs the graph on an image file; returns report lines (shape, first rows, accuracy).
 
     Raises:
-      GraphFileError: as `run_graph`, or labels that do not fit the inputs or a non-10-class output.
+      UntrustedGraphError, GraphFileError: as `run_graph`, or labels that do not fit the
+        inputs or a non-10-class output.
     """
+    untrusted.check(graph_def, trust)  # before the image file is even opened
     inputs = load_inputs(images_path, limit)
-    outputs = run_graph(graph_def, inputs, input_name, output_name)
+    outputs = run_graph(graph_def, inputs, input_name, output_name, trust=trust)
     flat = outputs.reshape(len(outputs), -1)
     lines = [f"ran {len(inputs)} inputs: {output_name} has shape {outputs.shape}"]
     lines += [" ".join(f"{v:.4f}" for v in row[:10]) + (" ..." if row.size > 10 else "")

@@ -12,7 +12,7 @@ import collections
 
 import numpy as np
 
-from cadl_graph import shapes
+from cadl_graph import shapes, untrusted
 from cadl_graph.compat import tf
 
 # Op types that never produce a graph's result: they are sources, sinks or bookkeeping.
@@ -31,6 +31,7 @@ def summarize(graph_def):
     Returns:
       dict: inputs [(name, dtype, shape)], outputs [names], variables [names],
       op_counts Counter, const_parameters (elements in float constants), control_edges,
+      reaching_out [(name, op type, why)] (see cadl_graph.untrusted),
       versions (producer, min_consumer), nodes.
     """
     consumed = set()
@@ -54,6 +55,7 @@ def summarize(graph_def):
         variables=[n.name for n in graph_def.node if n.op in _VARIABLE_TYPES],
         op_counts=collections.Counter(n.op for n in graph_def.node),
         const_parameters=parameters, control_edges=control_edges,
+        reaching_out=untrusted.reaching_out(graph_def),
         versions=(graph_def.versions.producer, graph_def.versions.min_consumer))
 
 
@@ -72,4 +74,9 @@ def format_summary(summary):
                  f"{summary['nodes']} nodes")
     lines.append("Op types used: " + ", ".join(
         f"{count} {op}" for op, count in summary["op_counts"].most_common()))
+    if summary["reaching_out"]:
+        lines.append(f"Ops that reach outside the graph ({len(summary['reaching_out'])}; "
+                     "running it is refused without --trust_graph): " + ", ".join(
+                         f"{name} ({op_type}: {why})"
+                         for name, op_type, why in summary["reaching_out"]))
     return "\n".join(lines)
