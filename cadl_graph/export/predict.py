@@ -12,8 +12,7 @@ reach outside the graph are refused unless `trust=True`), node names (with the n
 exist), the output index, and the array's dtype and shape against the input placeholder. Image
 files are IDX (raw or .gz: uint8 pixels, scaled to [0, 1] as the exports expect) or `.npy`
 arrays of floats already in the graph's input range (a `.npy` of uint8 pixels is refused
-rather than fed as
-0-255).
+rather than fed as 0-255).
 """
 
 from pathlib import Path
