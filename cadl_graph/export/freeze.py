@@ -235,10 +235,22 @@ def _global_step(prefix):
     return int(reader.get_tensor("global_step")) if reader.has_tensor("global_step") else None
 
 
+def _non_finite_constants(graph_def):
+    floats = (tf.float32.as_datatype_enum, tf.float64.as_datatype_enum)
+    return [n.name for n in graph_def.node
+            if n.op == "Const" and n.attr["value"].tensor.dtype in floats
+            and not np.all(np.isfinite(tf.make_ndarray(n.attr["value"].tensor)))]
+
+
 def _check_inference_graph(graph_def, inputs, model, part):
     stateful = sorted(n.name for n in graph_def.node if n.op in STATEFUL_TYPES)
     if stateful:
         raise ExportError(f"variables or updates left after freezing: {', '.join(stateful)}")
+    non_finite = _non_finite_constants(graph_def)
+    if non_finite:
+        raise ExportError(f"the checkpoint's weights are not finite (NaN or inf in "
+                          f"{', '.join(non_finite)}): the run diverged; export a checkpoint "
+                          "from before it, or train again with a smaller learning rate")
     unfed = sorted(n.name for n in graph_def.node
                    if n.op == "Placeholder" and n.name not in inputs)
     if part == "decoder" and model.x.op.name in unfed:

@@ -29,10 +29,12 @@ import dataclasses
 import logging
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 
 from cadl_graph.compat import tf
+from cadl_graph.errors import Error
 from cadl_graph.graphs import registry
 from cadl_graph.training import checkpoints, rundir, session
 from cadl_graph.training.scoring import Feeder, Scorer, evaluate
@@ -43,6 +45,10 @@ log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 30.0   # long epochs log a progress line this often
 PROGRESS_CHECK_STEPS = 64  # ... checked every this many steps (not every step: it is a hot loop)
 SUMMARY_EVERY_STEPS = 50  # TensorBoard train-cost points
+
+
+class DivergedError(Error, ArithmeticError):
+    """Training produced a non-finite cost or weight; nothing non-finite was saved."""
 
 
 def train(config, ds=None, out=print):
@@ -233,6 +239,8 @@ class _Trainer:
             step_start = time.monotonic() if self.first_step is None else 0.0
             if self.kind.averages_costs or step % SUMMARY_EVERY_STEPS == 0:
                 cost = float(self._run_step_and_cost(*batch)[1])
+                if not math.isfinite(cost):
+                    self.diverged(step, f"the training cost is {cost}")
                 self.costs.append(cost)
                 if step % SUMMARY_EVERY_STEPS == 0:
                     report.scalar("train/cost", cost, step)
@@ -266,6 +274,10 @@ class _Trainer:
                     self.run.mean_img), vmin=0.0, vmax=1.0)
         record.update(epoch=epoch, step=self.step,
                       images_per_s=self.epoch_images / self.epoch_seconds)
+        bad = [f"{key} {value}" for key, value in record.items()
+               if isinstance(value, float) and not math.isfinite(value)]
+        if bad:  # before history.json, which holds finite numbers only
+            self.diverged(self.step, f"epoch {epoch}'s {', '.join(bad)}")
         self.history.append(record)
         rundir.save_history(folder, self.history)
         self.out(self.kind.epoch_line(record))
@@ -274,11 +286,30 @@ class _Trainer:
                 self.report.scalar(f"epoch/{key}", value, self.step)
 
     def save(self, sess):
-        """A checkpoint of the current step; returns its prefix."""
+        """A checkpoint of the current step, once every weight is finite; returns its prefix.
+
+        Raises:
+          DivergedError: a non-finite weight (nothing is saved).
+        """
+        for variable, value in zip(self.g.variables, sess.run(self.g.variables)):
+            if not np.all(np.isfinite(value)):
+                self.diverged(self.step, f"{variable.op.name} holds "
+                              f"{np.size(value) - np.count_nonzero(np.isfinite(value))} "
+                              f"non-finite values")
         self.g.global_step.load(self.step, sess)
         rundir.save_meta_graph(self.run.folder, self.g.saver, self.g.graph)
         return self.g.saver.save(sess, str(self.run.folder / rundir.CHECKPOINT_NAME),
                                  global_step=self.step, write_meta_graph=False)
+
+    def diverged(self, step, what):
+        """Ends the run: `what` (a non-finite value) at `step`, what is kept, what to try."""
+        newest = checkpoints.latest(self.run.folder)
+        kept = (f"the newest checkpoint, {Path(newest).name}, is finite and kept"
+                if newest else "no checkpoint was saved")
+        raise DivergedError(
+            f"training diverged by step {step}: {what}. Nothing non-finite was saved; {kept}. "
+            f"Try a smaller learning rate (now {self.run.hparams.get('learning_rate')}; "
+            "--learning_rate) in a new --train_dir")
 
     def finish(self, sess):
         """Saves, scores the test split and draws; returns the run's result (see `train`)."""

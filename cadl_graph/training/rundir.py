@@ -154,7 +154,9 @@ def load_history(folder):
 
 
 def save_history(folder, history):
-    fileio.atomic_write_bytes(Path(folder) / HISTORY_FILE, json.dumps(history, indent=1).encode())
+    """Writes history.json; strict JSON, so a non-finite number is a ValueError, not `NaN`."""
+    fileio.atomic_write_bytes(Path(folder) / HISTORY_FILE,
+                              json.dumps(history, indent=1, allow_nan=False).encode())
 
 
 def clean_leftovers(folder):

@@ -201,3 +201,42 @@ def test_run_json_records_what_the_run_is(trained):
     assert run["model"] == "linear_classifier" and run["seed"] == 0
     assert set(rundir.IDENTITY) <= set(run)
     assert os.stat(trained / "run.json").st_size > 0
+
+
+@pytest.mark.parametrize("model, args, what", [
+    # The cost is NaN at its first check (step 50): nothing was ever saved.
+    ("linear_classifier", ["--learning_rate=1e37", "--save_every_steps=100"],
+     "the training cost is nan. Nothing non-finite was saved; no checkpoint was saved"),
+    # Saving every step: step 1's weights are finite and kept, step 2's are not saved.
+    ("linear_classifier", ["--learning_rate=1e37", "--save_every_steps=1"],
+     "layer1/W holds 7840 non-finite values. Nothing non-finite was saved; the newest "
+     "checkpoint, model.ckpt-1, is finite and kept"),
+    ("fc_autoencoder", ["--learning_rate=1e4", "--save_every_steps=100"], "is nan"),
+])
+def test_divergence_stops_the_run_in_one_line_and_saves_nothing_non_finite(model, args, what,
+                                                                          tmp_path):
+    done = subprocess.run([sys.executable, str(SCRIPT), f"--model={model}", "--max_steps=600",
+                           f"--train_dir={tmp_path}", "--nopictures", *args],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert "training diverged by step" in done.stderr and what in done.stderr, done.stderr
+    assert "Try a smaller learning rate" in done.stderr
+    for _, prefix in checkpoints.on_disk(tmp_path):
+        assert all(np.all(np.isfinite(w)) for w in _weights(prefix).values()), prefix
+    if (tmp_path / rundir.HISTORY_FILE).exists():
+        json.loads((tmp_path / rundir.HISTORY_FILE).read_text())  # strict JSON
+
+
+def test_an_export_refuses_non_finite_weights(tmp_path):
+    from cadl_graph.export import freeze
+    from cadl_graph.graphs import registry
+    with tf.Graph().as_default():
+        model = registry.build("linear_classifier")
+        w = tf.get_default_graph().get_tensor_by_name("layer1/W:0")
+        with tf.Session() as sess:
+            sess.run(model.init_op)
+            sess.run(tf.assign(w, tf.fill(w.shape, np.nan)))
+            prefix = tf.train.Saver().save(sess, str(tmp_path / "model.ckpt"))
+    with pytest.raises(freeze.ExportError, match=r"not finite \(NaN or inf in layer1/W\)"):
+        freeze.export(prefix, tmp_path / "nan.pb", model="linear_classifier")
+    assert not (tmp_path / "nan.pb").exists()
