@@ -7,7 +7,8 @@
         return cli.run(lambda: lecture.run_lecture(FLAGS.out_dir, ...))
 
 The package's own errors (`cadl_graph.errors.Error`: bad data, a missing checkpoint, an export
-that cannot be made, a bad hyperparameter) become one `logging.error` line and exit status 1;
+that cannot be made, a bad hyperparameter) become one `logging.error` line and exit status 1
+(a clean stop on SIGINT or SIGTERM, `errors.Stopped`, one warning line and 128 + the signal);
 anything else is a bug and keeps its traceback (and absl's `--pdb_post_mortem`). Flags that
 several commands share are defined here, once, with one help text; `start` runs a command.
 """
@@ -15,12 +16,13 @@ several commands share are defined here, once, with one help text; `start` runs 
 import functools
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
 from absl import app, flags, logging
 
-from cadl_graph.errors import Error
+from cadl_graph.errors import Error, Stopped
 
 FLAGS = flags.FLAGS
 
@@ -84,18 +86,22 @@ def start(main, doc, required=(), flags_parser=None):
                 FLAGS.register_flag_by_module(sys.argv[0], flag)
                 shown.add(id(flag))
     flags.mark_flags_as_required(list(required))
-    app.run(functools.partial(_closed_pipe_is_quiet, main),
+    app.run(functools.partial(_quiet_ends, main),
             **({"flags_parser": flags_parser} if flags_parser else {}))
 
 
-def _closed_pipe_is_quiet(main, argv):
-    """`main(argv)`, where a reader that stopped early (`| head`) ends the command quietly."""
+def _quiet_ends(main, argv):
+    """`main(argv)`, where a reader that stopped early (`| head`) ends the command quietly and
+    Ctrl-C where nothing handles it (reading data, building a graph) is one line, exit 130."""
     try:
         return main(argv)
     except BrokenPipeError:
         # Python would report the broken pipe again when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except KeyboardInterrupt:
+        logging.warning("interrupted (Ctrl-C); nothing was left half-written")
+        return 128 + signal.SIGINT
 
 
 def optional_file(flag):
@@ -113,6 +119,9 @@ def run(job, error_status=1):
     package's errors, else 0)."""
     try:
         job()
+    except Stopped as e:
+        logging.warning("%s", e)
+        return e.exit_status
     except Error as e:
         logging.error("%s", e)
         return error_status

@@ -15,3 +15,12 @@ class Error(Exception):
 
 class ConfigError(Error, ValueError):
     """A setting (flag, hyperparameter, argument) has a value that cannot work."""
+
+
+class Stopped(Error):
+    """The user stopped the work (SIGINT, SIGTERM) and it stopped cleanly: the message says what
+    was kept. Commands exit with 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM)."""
+
+    def __init__(self, message, signum):
+        super().__init__(message)
+        self.exit_status = 128 + signum

@@ -28,13 +28,15 @@ score and record it (`_Trainer.end_epoch`); save, score the test split and draw
 import dataclasses
 import logging
 import math
+import signal
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
 from cadl_graph.compat import tf
-from cadl_graph.errors import Error
+from cadl_graph.errors import Error, Stopped
 from cadl_graph.graphs import registry
 from cadl_graph.training import checkpoints, rundir, session
 from cadl_graph.training.scoring import Feeder, Scorer, evaluate
@@ -69,11 +71,13 @@ def train(config, ds=None, out=print):
     Raises:
       ConfigError, HparamError: bad settings. RunFolderError, CheckpointError: the folder is
         in use, belongs to another run, or its checkpoints are damaged beyond recovery.
+      DivergedError: a non-finite cost or weight (nothing non-finite is saved).
+      Stopped: SIGINT or SIGTERM arrived; a checkpoint of the step reached was saved first.
     """
     started = time.monotonic()
     run = session.prepare(config, ds)
     run.folder.mkdir(parents=True, exist_ok=True)
-    with rundir.lock(run.folder):
+    with _StopSignals() as stop, rundir.lock(run.folder):
         for path in rundir.clean_leftovers(run.folder):
             log.warning("removed %s, left by an interrupted write", path)
         run.claim()
@@ -81,11 +85,41 @@ def train(config, ds=None, out=print):
         with trainer.session() as sess:
             trainer.start(sess)
             for epoch in trainer.epochs():
-                if not trainer.epoch(sess, epoch):
+                completed = trainer.epoch(sess, epoch, stop)
+                if stop.signum:
+                    trainer.stop(sess, stop.signum)
+                if not completed:
                     break  # max_steps stopped us mid-epoch: no epoch line
                 trainer.end_epoch(sess, epoch)
             result = trainer.finish(sess)
+        if stop.signum:  # it came after the last step: the run was finished first
+            log.warning("%s arrived after the last step; the run was finished and saved first",
+                        signal.Signals(stop.signum).name)
     return dict(result, seconds=time.monotonic() - started)
+
+
+class _StopSignals:
+    """While active, SIGINT and SIGTERM only record themselves (`signum`): the loop stops at
+    the end of its current step, saves and raises Stopped. Outside the main thread, where
+    Python cannot take signals, it records nothing and changes nothing."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.signum, self._previous = None, {}
+
+    def _record(self, signum, frame):
+        del frame
+        self.signum = self.signum or signum
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._record) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
 
 
 def _epoch_seed(seed, epoch):
@@ -221,8 +255,9 @@ class _Trainer:
         per_epoch = self.run.steps_per_epoch
         return range(self.step // per_epoch, math.ceil(self.run.total_steps / per_epoch))
 
-    def epoch(self, sess, epoch):
-        """Trains the epoch's remaining batches; True when the epoch was completed."""
+    def epoch(self, sess, epoch, stop):
+        """Trains the epoch's remaining batches, or until `stop.signum`; True when the epoch
+        was completed."""
         config, total = self.config, self.run.total_steps
         step, report = self.step, self.report
         skip = step - epoch * self.run.steps_per_epoch
@@ -254,6 +289,8 @@ class _Trainer:
                 self.save(sess)
             if step % PROGRESS_CHECK_STEPS == 0:
                 report.progress(step, total, images_seen, time.monotonic() - started)
+            if stop.signum:
+                break
         self.step, self.last = step, last
         self.epoch_seconds = time.monotonic() - started
         self.epoch_images = images_seen
@@ -300,6 +337,16 @@ class _Trainer:
         rundir.save_meta_graph(self.run.folder, self.g.saver, self.g.graph)
         return self.g.saver.save(sess, str(self.run.folder / rundir.CHECKPOINT_NAME),
                                  global_step=self.step, write_meta_graph=False)
+
+    def stop(self, sess, signum):
+        """Saves the step reached (unless just saved) and raises Stopped."""
+        newest = checkpoints.latest(self.run.folder)
+        if newest is None or not newest.endswith(f"-{self.step}"):
+            newest = self.save(sess)
+        self.report.close()
+        raise Stopped(f"stopped at step {self.step}/{self.run.total_steps} by "
+                      f"{signal.Signals(signum).name}, {Path(newest).name} saved; run the same "
+                      "command to resume", signum)
 
     def diverged(self, step, what):
         """Ends the run: `what` (a non-finite value) at `step`, what is kept, what to try."""

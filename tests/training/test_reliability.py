@@ -240,3 +240,27 @@ def test_an_export_refuses_non_finite_weights(tmp_path):
     with pytest.raises(freeze.ExportError, match=r"not finite \(NaN or inf in layer1/W\)"):
         freeze.export(prefix, tmp_path / "nan.pb", model="linear_classifier")
     assert not (tmp_path / "nan.pb").exists()
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_sigint_and_sigterm_save_the_step_reached_and_say_how_to_resume(signum, status,
+                                                                         tmp_path):
+    args = [sys.executable, str(SCRIPT), "--model=linear_classifier", "--max_steps=100000",
+            f"--train_dir={tmp_path}", "--nopictures", "--save_every_steps=100000"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120  # the first epoch's end, then a stop mid-epoch
+    while not (tmp_path / rundir.HISTORY_FILE).exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == status, err[-3000:]
+    assert "Traceback" not in err
+    (line,) = [x for x in err.splitlines() if "stopped at step" in x]
+    step = int(line.split("stopped at step ")[1].split("/")[0])
+    assert step >= 490 and f"by {signal.Signals(signum).name}, model.ckpt-{step} saved; run the " \
+        "same command to resume" in line
+    assert _newest_step(tmp_path) == step
+    resumed = subprocess.run([*args[:3], "--max_steps=" + str(step + 5), *args[4:]],
+                             capture_output=True, text=True, check=False)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"at step {step}/" in resumed.stdout
