@@ -31,6 +31,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -39,9 +40,9 @@ import numpy as np
 
 from cadl_graph.compat import tf
 from cadl_graph.data.datasets import DatasetSplit
-from cadl_graph.errors import ConfigError
+from cadl_graph.errors import ConfigError, Stopped
 from cadl_graph.graphs import registry
-from cadl_graph.training import rundir, session
+from cadl_graph.training import checkpoints, launcher, rundir, session
 from cadl_graph.training.scoring import Feeder, evaluate
 
 DONE_QUEUE = "cadl_graph_done"
@@ -240,6 +241,7 @@ def run_task(cluster, config, ds=None, out=print):
       ClusterError: a cluster description that cannot work; ConfigError, HparamError: bad
         settings; RunFolderError: the chief's folder holds another run.
     """
+    launcher.die_with_launcher()
     if cluster.job == "ps":
         config.resolved()  # bad settings fail here too, not only on the workers
         return serve(cluster, out=out)
@@ -257,9 +259,27 @@ def train_worker(cluster, run, out=print):
       dict: steps (the global step reached), images_per_s of this worker, and for the chief
       test (accuracy or cost) and test_metric.
     """
+    # The chief holds the folder as a single-process run does (lock, leftovers, run.json, the
+    # newest intact checkpoint); the other workers never touch it.
+    taken = run.taken(cluster=cluster.describe()) if cluster.chief else contextlib.nullcontext()
+    with session.StopSignals() as stop, taken as prefix:
+        result = _train(cluster, run, prefix, stop, out)
+        if stop.signum:
+            saved = (f"the chief saved model.ckpt-{result['steps']}" if cluster.chief else
+                     "the chief saves the step it reaches")
+            raise Stopped(f"worker {cluster.task} stopped at global step {result['steps']}/"
+                          f"{run.total_steps} by {signal.Signals(stop.signum).name}; {saved}; "
+                          "run the same command to resume", stop.signum)
+        if cluster.chief:
+            result.update(_score(run, out))
+    return result
+
+
+def _train(cluster, run, prefix, stop, out):
+    """Trains this worker's shard from `prefix` (the chief's checkpoint to restore, or None)
+    until the last step or `stop.signum`; returns {steps, images_per_s, global_steps_per_s}.
+    The chief's checkpoint hook saves the step reached when the session closes."""
     config = run.config
-    if cluster.chief:
-        run.claim(cluster=cluster.describe())
     server = tf.distribute.Server(cluster.spec(), job_name="worker", task_index=cluster.task,
                                   config=cluster.session_config())
     graph, model, train_op, global_step, sync, done = _build(
@@ -270,7 +290,10 @@ def train_worker(cluster, run, out=print):
             saver = tf.train.Saver(max_to_keep=config.keep_checkpoints, save_relative_paths=True)
         if cluster.chief:
             rundir.save_meta_graph(run.folder, saver, graph)
-        creator, hooks = _session_and_hooks(cluster, run, server, saver, sync)
+            # The Saver keeps the last few checkpoints and deletes older ones: tell it of those
+            # on disk.
+            saver.recover_last_checkpoints([p for _, p in checkpoints.on_disk(run.folder)])
+        creator, hooks = _session_and_hooks(cluster, run, server, saver, sync, prefix)
         # The sync optimizer's token thread stays blocked when training stops: give it a
         # moment, then close the session under it (MonitoredSession waits 120 s by default).
         with _token_thread_stops_quietly(), tf.train.MonitoredSession(
@@ -279,7 +302,8 @@ def train_worker(cluster, run, out=print):
             first = sess.run(global_step)
             out(f"worker {cluster.task}: starting at global step {first}/{total}")
             images, started = _train_shard(sess, train_op, Feeder(model, run.mean_img),
-                                           shard(run.ds.train, cluster), config, cluster.task)
+                                           shard(run.ds.train, cluster), config, cluster.task,
+                                           stop)
         # Timed to the session's close (the chief's last save, the stop grace), as the global
         # step is read after it.
         seconds = time.monotonic() - started if started else 0.0
@@ -290,13 +314,10 @@ def train_worker(cluster, run, out=print):
     step_rate = (step - first) / seconds if seconds else None
     out(f"worker {cluster.task}: done at global step {step}, {rate or 0:.0f} images/s on this "
         f"worker, {step_rate or 0:.1f} global steps/s")
-    result = dict(steps=step, images_per_s=rate, global_steps_per_s=step_rate)
-    if cluster.chief:
-        result.update(_score(run, out))
-    return result
+    return dict(steps=step, images_per_s=rate, global_steps_per_s=step_rate)
 
 
-def _session_and_hooks(cluster, run, server, saver, sync):
+def _session_and_hooks(cluster, run, server, saver, sync, prefix):
     """(session creator, hooks) of this worker's MonitoredSession: it stops at the run's last
     step; the chief initialises or restores, and checkpoints; the others wait for it."""
     config, folder = run.config, run.folder
@@ -311,17 +332,18 @@ def _session_and_hooks(cluster, run, server, saver, sync):
         checkpoint_basename=rundir.CHECKPOINT_NAME, save_graph_def=False))
     return tf.train.ChiefSessionCreator(scaffold, master=server.target,
                                         config=cluster.session_config(),
-                                        checkpoint_dir=str(folder)), hooks
+                                        checkpoint_filename_with_path=prefix), hooks
 
 
-def _train_shard(sess, train_op, feeder, split, config, task):
-    """Runs training steps on `split`, epoch after epoch, until the session should stop.
+def _train_shard(sess, train_op, feeder, split, config, task, stop):
+    """Runs training steps on `split`, epoch after epoch, until the session should stop or
+    `stop.signum` says a stop was asked for.
 
     Returns:
       (images trained on, `time.monotonic()` of the first step, or None without one).
     """
     images, started, epoch = 0, None, 0
-    while not sess.should_stop():
+    while not sess.should_stop() and not stop.signum:
         order = split.order(seed=[config.seed, task, epoch])
         for start in range(0, len(order), config.batch_size):
             idx = order[start:start + config.batch_size]
@@ -329,7 +351,7 @@ def _train_shard(sess, train_op, feeder, split, config, task):
                                       else split.labels[idx], train=True))
             images += len(idx)
             started = started or time.monotonic()
-            if sess.should_stop():
+            if sess.should_stop() or stop.signum:
                 break
         epoch += 1
     return images, started

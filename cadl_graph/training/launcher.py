@@ -7,20 +7,33 @@ Each task is `cadl-graph train` (started as `python -m cadl_graph.commands.train
 checkout is needed) with its `--job_name` and `--task_index`, a process of its own. Their
 output is streamed with a `[ps0]`/`[worker1]` prefix. When every worker has finished, the ps
 tasks stop themselves (the workers tell them through a queue). If a task exits with an error,
-or the deadline passes, every other task is killed and the run fails, naming the task. No
-process outlives `launch`.
+or the deadline passes, every other task is killed and the run fails, naming the task.
+
+No process outlives `launch`: SIGINT or SIGTERM to the launcher is passed to the workers as
+SIGTERM (they stop after their current step, the chief's hook saves the step reached, the ps
+tasks then stop themselves), and `launch` raises `errors.Stopped`; the tasks run in a session
+of their own, so a terminal's Ctrl-C reaches the launcher only (a ps stopped first would take
+the variables with it). If the launcher itself is killed (SIGKILL), the kernel kills every
+task with it (each asks for PR_SET_PDEATHSIG as it starts: `die_with_launcher`).
 """
 
+import ctypes
+import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 
-from cadl_graph.errors import Error
+from cadl_graph.errors import Error, Stopped
+from cadl_graph.training import session
 
 TRAIN = "cadl_graph.commands.train"  # run with `python -m`: no checkout needed
 DEADLINE_S = 3600
+STOP_GRACE_S = 120  # for the workers to finish their step and the chief to save
+_PR_SET_PDEATHSIG = 1
+LAUNCHER_ENV = "CADL_GRAPH_LAUNCHER_PID"
 
 
 class ClusterRunError(Error, RuntimeError):
@@ -55,6 +68,7 @@ def launch(train_args, workers=2, ps=1, sync=False, deadline_s=DEADLINE_S, out=p
 
     Raises:
       ClusterRunError: a task failed (the others are killed) or the deadline passed.
+      Stopped: SIGINT or SIGTERM arrived and the workers stopped cleanly.
     """
     ports = free_ports(ps + workers)
     ps_hosts = ",".join(f"127.0.0.1:{p}" for p in ports[:ps])
@@ -64,15 +78,18 @@ def launch(train_args, workers=2, ps=1, sync=False, deadline_s=DEADLINE_S, out=p
     tasks = [(f"ps{i}", "ps", i) for i in range(ps)] + \
         [(f"worker{i}", "worker", i) for i in range(workers)]
     processes, threads = {}, []
+    env = {**os.environ, LAUNCHER_ENV: str(os.getpid())}
     try:
-        for name, job, index in tasks:
-            processes[name] = subprocess.Popen(
-                [python, "-m", TRAIN, *common, f"--job_name={job}", f"--task_index={index}"],
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-            threads.append(threading.Thread(target=_stream, args=(processes[name], name, out),
-                                            daemon=True))
-            threads[-1].start()
-        return _wait(processes, deadline_s)
+        with session.StopSignals() as stop:
+            for name, job, index in tasks:
+                processes[name] = subprocess.Popen(
+                    [python, "-m", TRAIN, *common, f"--job_name={job}", f"--task_index={index}"],
+                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+                    start_new_session=True, env=env)
+                threads.append(threading.Thread(target=_stream, daemon=True,
+                                                args=(processes[name], name, out)))
+                threads[-1].start()
+            return _wait(processes, deadline_s, stop)
     finally:
         for process in processes.values():
             if process.poll() is None:
@@ -82,10 +99,40 @@ def launch(train_args, workers=2, ps=1, sync=False, deadline_s=DEADLINE_S, out=p
             thread.join(timeout=5)
 
 
-def _wait(processes, deadline_s):
+def die_with_launcher():
+    """In a task this module started (its $CADL_GRAPH_LAUNCHER_PID set): asks the kernel to
+    SIGKILL it when the launcher dies, and exits at once if the launcher is already gone (it
+    may have died while the task was starting)."""
+    parent = os.environ.get(LAUNCHER_ENV)
+    if not parent:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0 or \
+            os.getppid() != int(parent):
+        os._exit(1)  # do not train unattended
+
+
+def _wait(processes, deadline_s, stop):
     end = time.monotonic() + deadline_s
+    stopping = None
     while True:
+        if stop.signum and stopping is None:
+            stopping = signal.Signals(stop.signum)
+            for name, process in processes.items():
+                if name.startswith("worker") and process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+            end = min(end, time.monotonic() + STOP_GRACE_S)
         statuses = {name: p.poll() for name, p in processes.items()}
+        if stopping is not None:
+            if all(status is not None for status in statuses.values()):
+                raise Stopped(f"the cluster stopped on {stopping.name}: the workers finished "
+                              "their step and the chief saved it; run the same command to "
+                              "resume", stopping.value)
+            if time.monotonic() > end:
+                raise ClusterRunError(f"the cluster did not stop within {STOP_GRACE_S} s of "
+                                      f"{stopping.name}; killed every task")
+            time.sleep(0.2)
+            continue
         failed = [name for name, status in statuses.items() if status not in (None, 0)]
         if failed:
             raise ClusterRunError(f"task {failed[0]} exited with status {statuses[failed[0]]}; "

@@ -29,7 +29,6 @@ import dataclasses
 import logging
 import math
 import signal
-import threading
 import time
 from pathlib import Path
 
@@ -76,14 +75,10 @@ def train(config, ds=None, out=print):
     """
     started = time.monotonic()
     run = session.prepare(config, ds)
-    run.folder.mkdir(parents=True, exist_ok=True)
-    with _StopSignals() as stop, rundir.lock(run.folder):
-        for path in rundir.clean_leftovers(run.folder):
-            log.warning("removed %s, left by an interrupted write", path)
-        run.claim()
+    with session.StopSignals() as stop, run.taken() as prefix:
         trainer = _Trainer(run, out)
         with trainer.session() as sess:
-            trainer.start(sess)
+            trainer.start(sess, prefix)
             for epoch in trainer.epochs():
                 completed = trainer.epoch(sess, epoch, stop)
                 if stop.signum:
@@ -96,30 +91,6 @@ def train(config, ds=None, out=print):
             log.warning("%s arrived after the last step; the run was finished and saved first",
                         signal.Signals(stop.signum).name)
     return dict(result, seconds=time.monotonic() - started)
-
-
-class _StopSignals:
-    """While active, SIGINT and SIGTERM only record themselves (`signum`): the loop stops at
-    the end of its current step, saves and raises Stopped. Outside the main thread, where
-    Python cannot take signals, it records nothing and changes nothing."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self):
-        self.signum, self._previous = None, {}
-
-    def _record(self, signum, frame):
-        del frame
-        self.signum = self.signum or signum
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self._previous = {s: signal.signal(s, self._record) for s in self.SIGNALS}
-        return self
-
-    def __exit__(self, *exc):
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
 
 
 def _epoch_seed(seed, epoch):
@@ -230,10 +201,9 @@ class _Trainer:
         return tf.Session(graph=self.g.graph, config=tf.ConfigProto(
             intra_op_parallelism_threads=intra, inter_op_parallelism_threads=inter))
 
-    def start(self, sess):
-        """Restores the folder's newest intact checkpoint, or initialises."""
+    def start(self, sess, prefix):
+        """Restores `prefix` (the folder's newest intact checkpoint), or initialises."""
         g, folder = self.g, self.run.folder
-        prefix = checkpoints.latest(folder)
         if prefix is None:
             sess.run([g.model.init_op, g.init_step])
         else:

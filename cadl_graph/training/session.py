@@ -10,8 +10,12 @@ One process (`cadl_graph.training.loop`) and each worker of a cluster
 dataset and mean image, the same step count, the same run.json, and end with the same line.
 """
 
+import contextlib
 import dataclasses
+import logging
 import math
+import signal
+import threading
 from pathlib import Path
 from typing import Optional
 
@@ -20,7 +24,9 @@ import numpy as np
 from cadl_graph.data.datasets import MNIST, Dataset
 from cadl_graph.errors import ConfigError
 from cadl_graph.graphs import registry
-from cadl_graph.training import kinds, rundir
+from cadl_graph.training import checkpoints, kinds, rundir
+
+log = logging.getLogger(__name__)
 
 SAVE_EVERY_STEPS = 1000   # checkpoint period (and always at the end)
 KEEP_CHECKPOINTS = 5      # how many recent checkpoints the Saver keeps
@@ -117,6 +123,23 @@ class Run:
     def kind(self):
         return kinds.of(self.config.model)
 
+    @contextlib.contextmanager
+    def taken(self, **extra):
+        """Holds the run folder for this process, the one way a trainer (single-process or a
+        cluster's chief) takes it: its lock (a second trainer of either kind is refused with
+        the holder's PID), what interrupted writes left removed and said, run.json claimed.
+
+        Yields:
+          the newest intact checkpoint to resume from (`checkpoints.latest`: damaged state
+          files and checkpoints are warned about and passed over), or None.
+        """
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with rundir.lock(self.folder):
+            for path in rundir.clean_leftovers(self.folder):
+                log.warning("removed %s, left by an interrupted write", path)
+            self.claim(**extra)
+            yield checkpoints.latest(self.folder)
+
     def claim(self, **extra):
         """Makes the run folder this run's: run.json (plus `extra` entries) and the mean image.
 
@@ -135,6 +158,30 @@ class Run:
         """The line that ends a run: its held-out metric."""
         return (f"{self.config.model}: {self.kind.test_metric.replace('_', ' ')} {test:.6f} on "
                 f"{self.ds.test.num_examples} held-out images{note}")
+
+
+class StopSignals:
+    """While active, SIGINT and SIGTERM only record themselves (`signum`): a training loop
+    stops at the end of its current step, saves and raises `errors.Stopped`. Outside the main
+    thread, where Python cannot take signals, it records nothing and changes nothing."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.signum, self._previous = None, {}
+
+    def _record(self, signum, frame):
+        del frame
+        self.signum = self.signum or signum
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._record) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
 
 
 def prepare(config, ds=None):

@@ -1,6 +1,8 @@
 """Training across processes on loopback: async and sync, placement, resume, a dying worker."""
 
 import json
+import re
+import signal
 import subprocess
 import sys
 import threading
@@ -153,3 +155,73 @@ def test_tf_config_describes_a_task():
     assert (task.ps, task.workers, task.job, task.task) == (("h0:1",), ("h1:1", "h2:1"),
                                                              "worker", 1)
     assert not task.chief
+
+
+def _start_script_cluster(folder, *args):
+    """scripts/local_cluster.py in the background, once its chief has saved its first
+    checkpoint (step 0 or the one it resumed from)."""
+    proc = subprocess.Popen([sys.executable, str(SCRIPTS / "local_cluster.py"),
+                             f"--model={MODEL}", f"--train_dir={folder}", "--workers=2",
+                             "--nopictures", "--deadline=300", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(folder.glob("model.ckpt-*.index")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)  # the workers step by now
+    return proc
+
+
+@pytest.fixture(scope="module")
+def stopped_cluster(tmp_path_factory):
+    """A local cluster stopped by SIGINT mid-run, after another trainer tried its folder."""
+    folder = tmp_path_factory.mktemp("stopped") / "run"
+    proc = _start_script_cluster(folder, "--save_every_steps=100000", "--epochs=100")
+    second = subprocess.run([sys.executable, str(SCRIPTS / "train.py"), f"--model={MODEL}",
+                             f"--train_dir={folder}", "--nopictures"],
+                            capture_output=True, text=True, check=False)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=180)
+    return folder, proc.returncode, out, err, second
+
+
+def test_the_chief_holds_the_folders_lock(stopped_cluster):
+    _, _, _, _, second = stopped_cluster
+    assert second.returncode == 1 and "is in use by another training process (PID" in \
+        second.stderr, second.stderr[-2000:]
+
+
+def test_sigint_to_the_launcher_stops_every_task_after_the_chief_saves(stopped_cluster):
+    folder, status, out, err, _ = stopped_cluster
+    assert status == 130, (out[-2000:], err[-2000:])
+    assert "the cluster stopped on SIGINT: the workers finished their step and the chief " \
+        "saved it; run the same command to resume" in err
+    assert "Traceback" not in out + err
+    saved = re.search(r"the chief saved model\.ckpt-(\d+)", out)
+    assert saved and int(saved.group(1)) > 0, out[-3000:]
+    assert checkpoints.on_disk(folder)[-1][0] == int(saved.group(1))
+    assert _train_processes(folder) == []
+
+
+def test_a_cluster_resumes_past_a_damaged_state_file_as_one_process_does(stopped_cluster):
+    folder, _, out, _, _ = stopped_cluster
+    newest = checkpoints.on_disk(folder)[-1][0]
+    (folder / checkpoints.STATE_FILE).write_text("garbage {")
+    done = subprocess.run([sys.executable, str(SCRIPTS / "local_cluster.py"), f"--model={MODEL}",
+                           f"--train_dir={folder}", "--workers=1", "--nopictures",
+                           f"--max_steps={newest + 20}", "--deadline=180"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "checkpoint state file" in done.stdout and "is damaged" in done.stdout
+    assert f"worker 0: starting at global step {newest}/" in done.stdout
+
+
+def test_a_killed_launcher_takes_every_task_with_it(tmp_path):
+    folder = tmp_path / "killed"
+    proc = _start_script_cluster(folder, "--epochs=100")
+    assert _train_processes(folder)
+    proc.kill()
+    proc.communicate(timeout=60)
+    deadline = time.monotonic() + 30
+    while _train_processes(folder) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _train_processes(folder) == []
