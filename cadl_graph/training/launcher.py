@@ -9,6 +9,12 @@ output is streamed with a `[ps0]`/`[worker1]` prefix. When every worker has fini
 tasks stop themselves (the workers tell them through a queue). If a task exits with an error,
 or the deadline passes, every other task is killed and the run fails, naming the task.
 
+The cluster stays on the machine when the command runs it in a network namespace of its own
+(`private_network`, which `cadl-graph local_cluster` calls first): TensorFlow's gRPC servers
+listen on every interface and ask no one for credentials, so without it any host that can
+reach this one could run ops on the tasks (read files, for one). Inside, only a loopback
+interface exists, so nothing outside can connect and nothing inside can reach the network.
+
 No process outlives `launch`: SIGINT or SIGTERM to the launcher is passed to the workers as
 SIGTERM (they stop after their current step, the chief's hook saves the step reached, the ps
 tasks then stop themselves), and `launch` raises `errors.Stopped`; the tasks run in a session
@@ -18,9 +24,12 @@ task with it (each asks for PR_SET_PDEATHSIG as it starts: `die_with_launcher`).
 """
 
 import ctypes
+import fcntl
 import os
+import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -34,10 +43,52 @@ DEADLINE_S = 3600
 STOP_GRACE_S = 120  # for the workers to finish their step and the chief to save
 _PR_SET_PDEATHSIG = 1
 LAUNCHER_ENV = "CADL_GRAPH_LAUNCHER_PID"
+PRIVATE_NETWORK_ENV = "CADL_GRAPH_PRIVATE_NETWORK"
+# Linux's interface-flag requests (<linux/sockios.h>, <net/if.h>).
+_SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
 
 
 class ClusterRunError(Error, RuntimeError):
     """A task of the local cluster failed, or the run took longer than its deadline."""
+
+
+def private_network():
+    """Puts this command in a network namespace of its own, with loopback only, before it
+    starts any task: it re-executes the same command line under `unshare --net
+    --map-root-user` (a user namespace too, so no privilege is needed where the kernel allows
+    unprivileged user namespaces) and, once inside, brings the loopback interface up.
+
+    Returns:
+      None once inside (the command goes on there), or the reason the namespace cannot be
+      had (the command should say so before it starts); it does not return when it
+      re-executes.
+    """
+    if os.environ.get(PRIVATE_NETWORK_ENV):
+        _loopback_up()
+        return None
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return "the unshare program (util-linux) is not installed"
+    command = [unshare, "--net", "--map-root-user"]
+    probe = subprocess.run([*command, "true"], capture_output=True, text=True, check=False)
+    if probe.returncode != 0:
+        return f"{' '.join(command[1:])} is not allowed here ({probe.stderr.strip()})"
+    os.environ[PRIVATE_NETWORK_ENV] = "1"
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(unshare, [*command, sys.executable, *sys.orig_argv[1:]])
+
+
+def in_private_network():
+    """Whether this process runs in the namespace `private_network` made."""
+    return bool(os.environ.get(PRIVATE_NETWORK_ENV))
+
+
+def _loopback_up():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        request = struct.pack("16sH14s", b"lo", 0, b"")
+        flags = struct.unpack("16sH14s", fcntl.ioctl(s, _SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sH14s", b"lo", flags | _IFF_UP, b""))
 
 
 def free_ports(n):

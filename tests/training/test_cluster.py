@@ -1,8 +1,10 @@
 """Training across processes on loopback: async and sync, placement, resume, a dying worker."""
 
 import json
+import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -225,3 +227,45 @@ def test_a_killed_launcher_takes_every_task_with_it(tmp_path):
     while _train_processes(folder) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _train_processes(folder) == []
+
+
+def _this_machines_addresses():
+    """Its IPv4 addresses other than loopback (`hostname -I`, else the outbound one)."""
+    done = subprocess.run(["hostname", "-I"], capture_output=True, text=True, check=False)
+    found = [a for a in done.stdout.split() if "." in a and not a.startswith("127.")]
+    if not found:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.connect(("192.0.2.1", 9))  # UDP: picks a route, sends nothing
+                found = [s.getsockname()[0]]
+            except OSError:
+                pass
+    return found
+
+
+def test_no_task_of_the_local_cluster_accepts_a_connection_from_outside(tmp_path):
+    addresses = _this_machines_addresses()
+    if not addresses:
+        pytest.skip("this machine has no address but loopback to connect from")
+    proc = _start_script_cluster(tmp_path / "private", "--epochs=100")
+    try:
+        line = proc.stdout.readline()
+        port = int(re.search(r"serving at 127\.0\.0\.1:(\d+)", line).group(1))
+        for host in [*addresses, "127.0.0.1"]:  # loopback here is not the tasks' loopback
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection((host, port), timeout=5).close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=180)
+    assert proc.returncode == 130
+
+
+def test_without_a_private_network_the_command_says_so_before_it_starts(tmp_path):
+    folder = tmp_path / "exposed"
+    done = subprocess.run([sys.executable, str(SCRIPTS / "local_cluster.py"), f"--model={MODEL}",
+                           f"--train_dir={folder}", "--workers=1", "--max_steps=10",
+                           "--nopictures", "--deadline=180"], capture_output=True, text=True,
+                          check=False, env={**os.environ, "PATH": str(tmp_path)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "listen on every network interface of this machine, unauthenticated (the unshare " \
+        "program (util-linux) is not installed)" in done.stderr
