@@ -8,9 +8,11 @@
 
 The package's own errors (`cadl_graph.errors.Error`: bad data, a missing checkpoint, an export
 that cannot be made, a bad hyperparameter) become one `logging.error` line and exit status 1
-(a clean stop on SIGINT or SIGTERM, `errors.Stopped`, one warning line and 128 + the signal);
-anything else is a bug and keeps its traceback (and absl's `--pdb_post_mortem`). Flags that
-several commands share are defined here, once, with one help text; `start` runs a command.
+(a clean stop on SIGINT or SIGTERM, `errors.Stopped`, one warning line and 128 + the signal),
+and so do the machine's refusals (`OSError`: a full disk, a read-only folder, a path through a
+file or a dangling link, each naming the path); anything else is a bug and keeps its
+traceback (and absl's `--pdb_post_mortem`). Flags that several commands share are defined
+here, once, with one help text; `start` runs a command.
 """
 
 import functools
@@ -123,6 +125,9 @@ def run(job, error_status=1):
         logging.warning("%s", e)
         return e.exit_status
     except Error as e:
+        logging.error("%s", e)
+        return error_status
+    except OSError as e:  # the machine refused: a full disk, permissions, a bad path
         logging.error("%s", e)
         return error_status
     return 0

@@ -6,6 +6,7 @@ of the one `E...` line absl logs (or of the usage error absl prints for a bad fl
 
 import gzip
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -229,3 +230,112 @@ def test_the_cpp_loader_refuses_a_header_whose_sizes_overflow(loader, tmp_path):
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert done.returncode == 1 and len(errors) == 1, done.stderr
     assert "more than the file's 80 bytes can hold" in errors[0]
+
+
+def _links(tmp_path):
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "file").write_text("x")
+
+
+@pytest.mark.parametrize("train_dir, message", [
+    ("dangling", "is a link to {tmp}/nowhere, which does not exist"),
+    ("loop", "is a symbolic link loop"),
+    ("file/run", "Not a directory: '{tmp}/file/run'"),
+])
+def test_train_dirs_that_cannot_be_folders_get_one_line(train_dir, message, tmp_path):
+    _links(tmp_path)
+    done = _run("train.py", "--model=linear_classifier", f"--train_dir={tmp_path / train_dir}",
+                "--max_steps=2", "--nopictures")
+    assert message.format(tmp=tmp_path) in _one_error(done)
+
+
+def test_a_full_disk_is_one_line_and_keeps_nothing_half_written(tmp_path):
+    """A 64 KiB tmpfs in a mount namespace of the test's own (no privilege needed where
+    unprivileged user namespaces are allowed): run.json fits, the checkpoint does not."""
+    probe = subprocess.run(["unshare", "--mount", "--map-root-user", "true"],
+                           capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"no mount namespace here to fill a disk in ({probe.stderr.decode()})")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    script = (f"mount -t tmpfs -o size=64k tmpfs {disk} && exec {sys.executable} "
+              f"{SCRIPTS / 'train.py'} --model=linear_classifier --train_dir={disk}/run "
+              "--max_steps=3 --nopictures")
+    done = subprocess.run(["unshare", "--mount", "--map-root-user", "sh", "-c", script],
+                          capture_output=True, text=True, check=False)
+    error = _one_error(done)
+    assert "No space left on device" in error and "out of memory" not in error.lower(), error
+
+
+def test_damaged_run_and_history_files_are_named(run, tmp_path):
+    cases = {
+        "run.json": [('{"model": "linear_classifier", "hparams": "x", "batch_size": 100, '
+                      '"seed": 0}', "hparams is str, not dict"),
+                     ('{"model": "linear_classifier", "hparams": {}, "batch_size": 100, '
+                      '"seed": "0"}', "seed is str, not int"),
+                     ("null", "holds null")],
+        "history.json": [("[1, 2]", "is not a list of epoch records"),
+                         ('[{"epoch": 0}]', "is not a list of epoch records"),
+                         ('[{"epoch": 0, "step": "5"}]', "is not a list of epoch records"),
+                         ("null", "holds null")],
+    }
+    for name, contents in cases.items():
+        for text, message in contents:
+            folder = tmp_path / f"copy-{name}-{len(text)}"
+            shutil.copytree(run[0], folder)
+            (folder / name).write_text(text)
+            done = _run("train.py", "--model=linear_classifier", f"--train_dir={folder}",
+                        "--max_steps=4", "--nopictures")
+            assert f"{folder / name} " in _one_error(done) and message in _one_error(done)
+            if name == "run.json":  # export reads it too
+                done = _run("export_graph.py", f"--checkpoint={folder}",
+                            f"--output={tmp_path / 'x.pb'}")
+                assert message in _one_error(done)
+
+
+def test_export_flag_and_file_cases_are_refused_before_anything_is_replaced(run, tmp_path):
+    folder, _ = run
+    (tmp_path / "x.json").mkdir()
+    done = _run("export_graph.py", f"--checkpoint={folder}", f"--output={tmp_path / 'x.pb'}")
+    assert f"{tmp_path / 'x.json'} is a folder" in _one_error(done)
+    assert not (tmp_path / "x.pb").exists()
+    done = _run("export_graph.py", f"--checkpoint={folder}", f"--output={tmp_path / 'y.pb'}",
+                "--bind=Placeholder_1=\"yes\"")
+    assert "cannot bind" in _one_error(done) or "auxiliary placeholders" in _one_error(done)
+
+
+def test_an_idx_file_of_no_images_is_refused(run, tmp_path):
+    empty = idx.write_idx(tmp_path / "empty", np.zeros((0, 28, 28), np.uint8))
+    done = _run("summarize_graph.py", f"--graph={run[1]}", f"--images={empty}")
+    assert "holds no images" in _one_error(done)
+
+
+def test_huge_batches_and_layers_are_refused_or_fit(tmp_path):
+    done = _run("train.py", "--model=fc_autoencoder", "--hparam=dimensions=[100000000]",
+                f"--train_dir={tmp_path / 'huge'}")
+    assert "GiB with Adam's slots, and this machine has" in _one_error(done)
+    done = _run("train.py", "--model=linear_classifier", "--batch_size=100000000",
+                f"--train_dir={tmp_path / 'batch'}", "--max_steps=1", "--nopictures")
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_an_export_interrupted_between_its_two_files_is_detected_and_cleaned(run, tmp_path):
+    from cadl_graph.golden import graphdiff
+    folder, _ = run
+    pb = tmp_path / "m.pb"
+    freeze.export(folder, pb)
+    # What a kill between the two renames leaves: a .json that describes another .pb (here,
+    # its recorded digest changed), and a temporary file of the interrupted write.
+    signature = (tmp_path / "m.json").read_text()
+    (tmp_path / "m.json").write_text(signature.replace('"graph_sha256": "', '"graph_sha256": "0'))
+    (tmp_path / ".m.pb.tmp-abc.pb").write_bytes(b"partial")
+    done = subprocess.run([sys.executable, str(SCRIPTS / "diff_graph.py"), str(pb),
+                           "linear_classifier.frozen.ops.txt"], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 2 and "describes another export than" in done.stderr
+    with pytest.raises(Exception, match="describes another export"):
+        graphdiff.export_constants(pb)
+    freeze.export(folder, pb)  # the next export removes what the interrupted one left
+    assert not (tmp_path / ".m.pb.tmp-abc.pb").exists()
+    assert graphdiff.export_constants(pb) == ("layer1/W", "layer1/b")

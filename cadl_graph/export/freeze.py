@@ -20,7 +20,9 @@ ops live under `input/` and `bind/`.
 """
 
 import difflib
+import hashlib
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -33,6 +35,8 @@ from cadl_graph.errors import Error
 from cadl_graph.graphs import registry
 from cadl_graph.graphs.model import ancestors
 from cadl_graph.training import checkpoints, rundir
+
+log = logging.getLogger(__name__)
 
 PARTS = ("model", "encoder", "decoder")
 # Ops that change state: a graph holding any of them is not an inference graph.
@@ -154,6 +158,13 @@ def build_export(prefix, model_name=None, hparams=None, part="model", output_nod
         if name not in bindings:
             raise ExportError(f"cannot bind {name!r}: the auxiliary placeholders of "
                               f"{model.name} are {', '.join(sorted(bindings)) or 'none'}")
+        placeholder = graph.get_operation_by_name(name).outputs[0]
+        try:
+            tf.make_tensor_proto(value, placeholder.dtype, placeholder.shape)
+        except (TypeError, ValueError) as e:
+            raise ExportError(f"cannot bind {name}={json.dumps(value)}: {name} takes "
+                              f"{placeholder.dtype.name} of shape {placeholder.shape} ({e})"
+                              ) from None
         bindings[name] = value
     with tf.Session(graph=graph) as sess:
         checkpoints.restore(sess, saver, prefix,
@@ -278,23 +289,35 @@ def build_fresh_export(name, mean_img=None, hparams=None):
 
 
 def _check_output(output):
-    if Path(os.fspath(output)).is_dir():
-        raise ExportError(f"--output {output} is a folder; name the .pb file to write, e.g. "
-                          f"{Path(output) / 'model.pb'}")
+    output = Path(os.fspath(output))
+    for path in (output, output.with_suffix(".json")):
+        if path.is_dir():
+            example = output / "model.pb" if path == output else output.parent / "model.pb"
+            raise ExportError(f"{path} is a folder; the export writes {output} and "
+                              f"{output.with_suffix('.json')}: name another .pb file, e.g. "
+                              f"{example}")
 
 
 def write(graph_def, signature, output):
-    """Writes `output` (binary GraphDef) and `output` with .json, each atomically.
+    """Writes `output` (binary GraphDef) and `output` with .json as a pair: both are complete
+    before either replaces the old one, and the .json records the .pb's SHA-256
+    (`graph_sha256`), so a kill between the two renames leaves a pair that says it does not
+    match (`signature_of`). What earlier interrupted exports left is removed, and said.
 
     Raises:
-      ExportError: `output` is a folder.
+      ExportError: `output` or its .json is a folder.
     """
     _check_output(output)
     output = Path(output)
-    with fileio.atomic_path(output) as tmp:
-        tf.train.write_graph(graph_def, str(tmp.parent), tmp.name, as_text=False)
-    fileio.atomic_write_bytes(output.with_suffix(".json"),
-                              json.dumps(signature, indent=2, sort_keys=True).encode())
+    signature_path = output.with_suffix(".json")
+    for name in (output.name, signature_path.name):
+        for leftover in output.parent.glob(f".{name}{fileio.TEMP_MARKER}*"):
+            leftover.unlink()
+            log.warning("removed %s, left by an interrupted export", leftover)
+    with fileio.atomic_path(output) as pb_tmp, fileio.atomic_path(signature_path) as json_tmp:
+        tf.train.write_graph(graph_def, str(pb_tmp.parent), pb_tmp.name, as_text=False)
+        signature["graph_sha256"] = hashlib.sha256(pb_tmp.read_bytes()).hexdigest()
+        json_tmp.write_bytes(json.dumps(signature, indent=2, sort_keys=True).encode())
     return output
 
 

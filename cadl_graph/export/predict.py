@@ -41,6 +41,9 @@ def load_inputs(path, limit=None):
         raise GraphFileError(f"input file {path} does not exist (or is not a file)")
     if path.suffix != ".npy":
         array = idx.read_idx(path, idx.IMAGES_MAGIC)
+        if len(array) == 0:
+            raise GraphFileError(f"{path} holds no images (its header says 0); give a file "
+                                 "with at least one")
         array = array.reshape(len(array), -1).astype(np.float32) / np.float32(255.0)
         return array[:limit] if limit else array
     try:

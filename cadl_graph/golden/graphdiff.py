@@ -16,6 +16,7 @@ shapes, inputs, attributes, small constant values) and the differences are repor
 compared by dtype and shape only; an export's own .json names its trained ones.
 """
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -67,10 +68,16 @@ def export_constants(source):
     if Path(source).suffix != ".pb" or not signature.is_file():
         return ()
     try:
-        return tuple(json.loads(signature.read_text(encoding="utf-8"))["trained_constants"])
+        saved = json.loads(signature.read_text(encoding="utf-8"))
+        names, digest = tuple(saved["trained_constants"]), saved.get("graph_sha256")
     except (ValueError, KeyError, TypeError) as e:
         raise ConfigError(f"{signature} is not an export signature with trained_constants "
                           f"({e}); pass --noexport_json to compare values") from None
+    if digest is not None and digest != hashlib.sha256(Path(source).read_bytes()).hexdigest():
+        raise ConfigError(f"{signature} describes another export than {source} (its "
+                          "graph_sha256 differs: an export was interrupted between the two); "
+                          "export again, or pass --noexport_json")
+    return names
 
 
 def compare(a, b, ignore=(), opaque=(), export_json=True):

@@ -28,6 +28,7 @@ score and record it (`_Trainer.end_epoch`); save, score the test split and draw
 import dataclasses
 import logging
 import math
+import os
 import signal
 import time
 from pathlib import Path
@@ -35,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from cadl_graph.compat import tf
-from cadl_graph.errors import Error, Stopped
+from cadl_graph.errors import ConfigError, Error, Stopped
 from cadl_graph.graphs import registry
 from cadl_graph.training import checkpoints, rundir, session
 from cadl_graph.training.scoring import Feeder, Scorer, evaluate
@@ -145,7 +146,24 @@ def _training_graph(config, hparams):
         init_step = tf.variables_initializer([global_step])
         variables = graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)
     graph.finalize()  # a loop that adds ops by mistake would leak memory; fail loudly instead
+    _check_fits_in_memory(config.model, variables)
     return _Graph(graph, model, saver, global_step, init_step, variables)
+
+
+def _check_fits_in_memory(name, variables):
+    """Refuses hyperparameters whose variables (with Adam's two slots) cannot fit in this
+    machine's memory, before anything is allocated.
+
+    Raises:
+      ConfigError: naming the size needed and the memory there is.
+    """
+    values = sum(int(np.prod(v.shape.as_list())) for v in variables)
+    needed = 3 * 4 * values  # float32 weights, Adam's m and v
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if needed > memory:
+        raise ConfigError(f"{name}'s variables hold {values:,} values: {needed / 2**30:.0f} GiB "
+                          f"with Adam's slots, and this machine has {memory / 2**30:.0f} GiB; "
+                          "choose smaller --hparam values")
 
 
 class _BatchBuffer:
@@ -158,6 +176,7 @@ class _BatchBuffer:
 
     def __init__(self, split, batch_size, mean_img):
         self.split, self.mean_img = split, mean_img
+        batch_size = min(batch_size, len(split.images))  # no batch is larger than the split
         self.x = np.empty((batch_size, *split.images.shape[1:]), np.float32)
         self.y = None if split.labels is None else \
             np.empty((batch_size, *split.labels.shape[1:]), split.labels.dtype)
@@ -212,8 +231,13 @@ class _Trainer:
             # those on disk.
             g.saver.recover_last_checkpoints([p for _, p in checkpoints.on_disk(folder)])
             self.step = int(sess.run(g.global_step))
-            self.out(f"resuming {g.model.name} from {prefix} at step "
-                     f"{self.step}/{self.run.total_steps}")
+            if self.step >= self.run.total_steps:
+                self.out(f"resuming {g.model.name} from {prefix}: already at step {self.step}, "
+                         f"at or past this run's last step {self.run.total_steps} (--epochs, "
+                         "--max_steps), so nothing to train; scoring it")
+            else:
+                self.out(f"resuming {g.model.name} from {prefix} at step "
+                         f"{self.step}/{self.run.total_steps}")
         self.history = [r for r in rundir.load_history(folder) if r["step"] <= self.step]
         # The cost is fetched only when it is used: every step for kinds that average it over
         # the epoch (the VAEs), else on the TensorBoard steps.
@@ -305,8 +329,13 @@ class _Trainer:
                               f"non-finite values")
         self.g.global_step.load(self.step, sess)
         rundir.save_meta_graph(self.run.folder, self.g.saver, self.g.graph)
-        return self.g.saver.save(sess, str(self.run.folder / rundir.CHECKPOINT_NAME),
-                                 global_step=self.step, write_meta_graph=False)
+        try:
+            return self.g.saver.save(sess, str(self.run.folder / rundir.CHECKPOINT_NAME),
+                                     global_step=self.step, write_meta_graph=False)
+        except tf.errors.OpError as e:  # a full disk, a folder gone read-only
+            raise checkpoints.CheckpointError(
+                f"cannot save the checkpoint of step {self.step} in {self.run.folder}: "
+                f"{_tf_reason(e)}; the checkpoints already there are intact") from None
 
     def stop(self, sess, signum):
         """Saves the step reached (unless just saved) and raises Stopped."""
@@ -346,6 +375,15 @@ class _Trainer:
                     steady_images_per_s=_steady_rate(self.images_seen, seconds,
                                                      self.first_step),
                     train_seconds=seconds)
+
+
+def _tf_reason(error):
+    """The line of a TensorFlow OpError's message that says what went wrong (it comes wrapped
+    in where the op was defined and, for a full disk, a misleading out-of-memory hint)."""
+    lines = [line.strip() for line in error.message.splitlines()]
+    said = [line for line in lines if line and not line.startswith(
+        ("Graph execution error", "Detected at node", "File ", "Node:", "[[", "Hint:"))]
+    return said[-1] if said else lines[0]
 
 
 def _steady_rate(images_seen, seconds, first_step):

@@ -73,13 +73,27 @@ class RunFolderError(Error, RuntimeError):
 
 
 def _read_json(path, what):
+    """The JSON value in `path`, or None when there is no such file (a file holding `null` is
+    damaged, not absent)."""
     try:
-        return json.loads(Path(path).read_text())
+        value = json.loads(Path(path).read_text())
     except FileNotFoundError:
         return None
     except (ValueError, UnicodeDecodeError) as e:
         raise RunFolderError(f"{path} is not valid JSON ({e}); it is the {what}. Restore it, or "
                              "use another --train_dir") from None
+    if value is None:
+        raise _damaged(path, what, "holds null")
+    return value
+
+
+def _damaged(path, what, problem):
+    return RunFolderError(f"{path} {problem}; it is the {what}. Restore it, or use another "
+                          "--train_dir")
+
+
+# The types run.json's entries must have (it is read back to rebuild and resume the model).
+_RUN_TYPES = {"model": str, "hparams": dict, "batch_size": int, "seed": int}
 
 
 def _read_run_json(folder):
@@ -88,10 +102,17 @@ def _read_run_json(folder):
     Raises:
       RunFolderError: run.json is damaged.
     """
-    run = _read_json(Path(folder) / RUN_FILE, "run's description")
-    if run is not None and not (isinstance(run, dict) and all(k in run for k in IDENTITY)):
-        raise RunFolderError(f"{Path(folder) / RUN_FILE} lacks one of {', '.join(IDENTITY)}; "
-                             "restore it, or use another --train_dir")
+    path = Path(folder) / RUN_FILE
+    run = _read_json(path, "run's description")
+    if run is None:
+        return None
+    if not (isinstance(run, dict) and all(k in run for k in IDENTITY)):
+        raise _damaged(path, "run's description", f"lacks one of {', '.join(IDENTITY)}")
+    wrong = [f"{key} is {type(run[key]).__name__}, not {kind.__name__}"
+             for key, kind in _RUN_TYPES.items() if key in run and
+             (not isinstance(run[key], kind) or isinstance(run[key], bool))]
+    if wrong:
+        raise _damaged(path, "run's description", f"is damaged: {'; '.join(wrong)}")
     return run
 
 
@@ -146,11 +167,16 @@ def load_history(folder):
     Raises:
       RunFolderError: history.json is damaged.
     """
-    history = _read_json(Path(folder) / HISTORY_FILE, "per-epoch history")
-    if history is not None and not isinstance(history, list):
-        raise RunFolderError(f"{Path(folder) / HISTORY_FILE} is not a list of epoch records; "
-                             "restore it, or use another --train_dir")
-    return history or []
+    path = Path(folder) / HISTORY_FILE
+    history = _read_json(path, "per-epoch history")
+    if history is None:
+        return []
+    if not isinstance(history, list) or not all(
+            isinstance(r, dict) and all(type(r.get(k)) is int for k in ("epoch", "step"))
+            for r in history):
+        raise _damaged(path, "per-epoch history", "is not a list of epoch records, each with "
+                       "an integer epoch and step")
+    return history
 
 
 def save_history(folder, history):

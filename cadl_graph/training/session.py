@@ -12,8 +12,10 @@ dataset and mean image, the same step count, the same run.json, and end with the
 
 import contextlib
 import dataclasses
+import errno
 import logging
 import math
+import os
 import signal
 import threading
 from pathlib import Path
@@ -84,10 +86,26 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
         for name in ("train_dir", "logdir"):
             path = getattr(config, name)
-            if path is not None and Path(path).exists() and not Path(path).is_dir():
-                raise ConfigError(f"--{name} {path} is a file; name a folder (it is created "
-                                  "when missing)")
+            if path is not None:
+                _check_folder(Path(path), f"--{name}")
         return config
+
+
+def _check_folder(path, flag):
+    """Refuses a folder flag that names a file, a dangling link or a link loop (mkdir would
+    say only 'File exists')."""
+    if path.is_symlink() and not path.exists():
+        try:
+            os.stat(path)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise ConfigError(f"{flag} {path} is a symbolic link loop; name a folder"
+                                  ) from None
+        raise ConfigError(f"{flag} {path} is a link to {os.readlink(path)}, which does not "
+                          "exist; create that folder, or name another")
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{flag} {path} is a file; name a folder (it is created when "
+                          "missing)")
 
 
 def load_dataset(model, seed=0, data_dir=None):

@@ -264,3 +264,16 @@ def test_sigint_and_sigterm_save_the_step_reached_and_say_how_to_resume(signum, 
                              capture_output=True, text=True, check=False)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"at step {step}/" in resumed.stdout
+
+
+def test_a_binding_of_the_wrong_type_is_refused_by_name(tmp_path):
+    from cadl_graph.export import freeze
+    from cadl_graph.graphs import registry
+    with tf.Graph().as_default():
+        model = registry.build("vae")
+        with tf.Session() as sess:
+            sess.run(model.init_op)
+            prefix = tf.train.Saver().save(sess, str(tmp_path / "model.ckpt"))
+    with pytest.raises(freeze.ExportError, match=r'cannot bind phase_train="yes": phase_train '
+                                                 r"takes bool"):
+        freeze.build_export(prefix, "vae", bind={"phase_train": "yes"})
