@@ -339,3 +339,12 @@ def test_an_export_interrupted_between_its_two_files_is_detected_and_cleaned(run
     freeze.export(folder, pb)  # the next export removes what the interrupted one left
     assert not (tmp_path / ".m.pb.tmp-abc.pb").exists()
     assert graphdiff.export_constants(pb) == ("layer1/W", "layer1/b")
+
+
+@pytest.mark.parametrize("flag", ["--graph", "--images"])
+def test_the_cpp_loader_refuses_a_device_or_a_pipe(loader, run, tmp_path, flag):
+    images = idx.write_idx(tmp_path / "images", np.zeros((2, 28, 28), np.uint8))
+    args = {"--graph": str(run[1]), "--images": str(images), flag: "/dev/zero"}
+    done = subprocess.run([str(loader), *(f"{k}={v}" for k, v in args.items())],
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 1 and "/dev/zero is not a regular file" in done.stderr
