@@ -329,10 +329,23 @@ def _session_and_hooks(cluster, run, server, saver, sync, prefix):
         return _WaitForChief(scaffold, server.target, cluster.session_config()), hooks
     hooks.append(tf.train.CheckpointSaverHook(
         str(folder), save_steps=config.save_every_steps, scaffold=scaffold,
-        checkpoint_basename=rundir.CHECKPOINT_NAME, save_graph_def=False))
+        checkpoint_basename=rundir.CHECKPOINT_NAME, save_graph_def=False,
+        listeners=[_FiniteBeforeSave(run)]))
     return tf.train.ChiefSessionCreator(scaffold, master=server.target,
                                         config=cluster.session_config(),
                                         checkpoint_filename_with_path=prefix), hooks
+
+
+class _FiniteBeforeSave(tf.train.CheckpointSaverListener):
+    """The chief's check before each checkpoint, as a single-process run makes it: a
+    non-finite weight ends the run with DivergedError and nothing non-finite is saved."""
+
+    def __init__(self, run):
+        self.run = run
+
+    def before_save(self, session, global_step_value):
+        variables = tf.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)
+        self.run.check_finite(session, variables, global_step_value)
 
 
 def _train_shard(sess, train_op, feeder, split, config, task, stop):

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from cadl_graph.compat import tf
-from cadl_graph.errors import ConfigError, Error, Stopped
+from cadl_graph.errors import ConfigError, Stopped
 from cadl_graph.graphs import registry
 from cadl_graph.training import checkpoints, rundir, session
 from cadl_graph.training.scoring import Feeder, Scorer, evaluate
@@ -47,10 +47,6 @@ log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 30.0   # long epochs log a progress line this often
 PROGRESS_CHECK_STEPS = 64  # ... checked every this many steps (not every step: it is a hot loop)
 SUMMARY_EVERY_STEPS = 50  # TensorBoard train-cost points
-
-
-class DivergedError(Error, ArithmeticError):
-    """Training produced a non-finite cost or weight; nothing non-finite was saved."""
 
 
 def train(config, ds=None, out=print):
@@ -322,11 +318,7 @@ class _Trainer:
         Raises:
           DivergedError: a non-finite weight (nothing is saved).
         """
-        for variable, value in zip(self.g.variables, sess.run(self.g.variables)):
-            if not np.all(np.isfinite(value)):
-                self.diverged(self.step, f"{variable.op.name} holds "
-                              f"{np.size(value) - np.count_nonzero(np.isfinite(value))} "
-                              f"non-finite values")
+        self.run.check_finite(sess, self.g.variables, self.step)
         self.g.global_step.load(self.step, sess)
         rundir.save_meta_graph(self.run.folder, self.g.saver, self.g.graph)
         try:
@@ -348,14 +340,7 @@ class _Trainer:
                       "command to resume", signum)
 
     def diverged(self, step, what):
-        """Ends the run: `what` (a non-finite value) at `step`, what is kept, what to try."""
-        newest = checkpoints.latest(self.run.folder)
-        kept = (f"the newest checkpoint, {Path(newest).name}, is finite and kept"
-                if newest else "no checkpoint was saved")
-        raise DivergedError(
-            f"training diverged by step {step}: {what}. Nothing non-finite was saved; {kept}. "
-            f"Try a smaller learning rate (now {self.run.hparams.get('learning_rate')}; "
-            "--learning_rate) in a new --train_dir")
+        raise self.run.diverged(step, what)
 
     def finish(self, sess):
         """Saves, scores the test split and draws; returns the run's result (see `train`)."""

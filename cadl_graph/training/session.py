@@ -24,7 +24,7 @@ from typing import Optional
 import numpy as np
 
 from cadl_graph.data.datasets import MNIST, Dataset
-from cadl_graph.errors import ConfigError
+from cadl_graph.errors import ConfigError, Error
 from cadl_graph.graphs import registry
 from cadl_graph.training import checkpoints, kinds, rundir
 
@@ -172,10 +172,33 @@ class Run:
         if self.mean_img is not None:  # scoring and exports need the mean it was trained around
             rundir.save_mean(self.folder, self.mean_img)
 
+    def check_finite(self, sess, variables, step):
+        """Raises DivergedError (see `diverged`) when a variable holds a non-finite value:
+        called before every checkpoint, by one process and by a cluster's chief."""
+        for variable, value in zip(variables, sess.run(variables)):
+            if not np.all(np.isfinite(value)):
+                bad = np.size(value) - np.count_nonzero(np.isfinite(value))
+                raise self.diverged(step, f"{variable.op.name} holds {bad} non-finite values")
+
+    def diverged(self, step, what):
+        """The DivergedError that ends the run: `what` went non-finite by `step`; what is kept
+        and what to try."""
+        newest = checkpoints.latest(self.folder)
+        kept = (f"the newest checkpoint, {Path(newest).name}, is finite and kept"
+                if newest else "no checkpoint was saved")
+        return DivergedError(
+            f"training diverged by step {step}: {what}. Nothing non-finite was saved; {kept}. "
+            f"Try a smaller learning rate (now {self.hparams.get('learning_rate')}; "
+            "--learning_rate) in a new --train_dir")
+
     def final_line(self, test, note=""):
         """The line that ends a run: its held-out metric."""
         return (f"{self.config.model}: {self.kind.test_metric.replace('_', ' ')} {test:.6f} on "
                 f"{self.ds.test.num_examples} held-out images{note}")
+
+
+class DivergedError(Error, ArithmeticError):
+    """Training produced a non-finite cost or weight; nothing non-finite was saved."""
 
 
 class StopSignals:

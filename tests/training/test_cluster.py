@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cadl_graph.compat import tf
@@ -267,3 +268,18 @@ def test_without_a_private_network_the_command_says_so_before_it_starts(tmp_path
     assert done.returncode == 0, done.stderr[-2000:]
     assert "listen on every network interface of this machine, unauthenticated (the unshare " \
         "program (util-linux) is not installed)" in done.stderr
+
+
+def test_a_diverging_cluster_run_stops_and_saves_nothing_non_finite(tmp_path):
+    folder = tmp_path / "diverged"
+    done = subprocess.run([sys.executable, str(SCRIPTS / "local_cluster.py"), f"--model={MODEL}",
+                           f"--train_dir={folder}", "--workers=1", "--nopictures",
+                           "--learning_rate=1e37", "--save_every_steps=1", "--max_steps=50",
+                           "--deadline=180"], capture_output=True, text=True, check=False)
+    assert done.returncode == 1 and "task worker0 exited with status 1" in done.stderr
+    assert "training diverged by step" in done.stdout and "is finite and kept" in done.stdout
+    for _, prefix in checkpoints.on_disk(folder):
+        reader = tf.train.load_checkpoint(prefix)
+        assert all(np.all(np.isfinite(reader.get_tensor(name)))
+                   for name in reader.get_variable_to_shape_map()), prefix
+    assert _train_processes(folder) == []
