@@ -251,22 +251,26 @@ def test_train_dirs_that_cannot_be_folders_get_one_line(train_dir, message, tmp_
     assert message.format(tmp=tmp_path) in _one_error(done)
 
 
-def test_a_full_disk_is_one_line_and_keeps_nothing_half_written(tmp_path):
-    """A 64 KiB tmpfs in a mount namespace of the test's own (no privilege needed where
-    unprivileged user namespaces are allowed): run.json fits, the checkpoint does not."""
+@pytest.mark.parametrize("mount, expected", [
+    ("mount -t tmpfs -o size=64k tmpfs {disk}", "No space left on device"),
+    ("mount -t tmpfs tmpfs {disk} && mkdir {disk}/run && mount -o remount,ro {disk}",
+     "Read-only file system"),
+])
+def test_a_full_or_read_only_disk_is_one_line(tmp_path, mount, expected):
+    """A tmpfs in a mount namespace of the test's own (no privilege needed where unprivileged
+    user namespaces are allowed): 64 KiB hold run.json but not the checkpoint."""
     probe = subprocess.run(["unshare", "--mount", "--map-root-user", "true"],
                            capture_output=True, check=False)
     if probe.returncode != 0:
         pytest.skip(f"no mount namespace here to fill a disk in ({probe.stderr.decode()})")
     disk = tmp_path / "disk"
     disk.mkdir()
-    script = (f"mount -t tmpfs -o size=64k tmpfs {disk} && exec {sys.executable} "
-              f"{SCRIPTS / 'train.py'} --model=linear_classifier --train_dir={disk}/run "
-              "--max_steps=3 --nopictures")
+    script = (f"{mount.format(disk=disk)} && exec {sys.executable} {SCRIPTS / 'train.py'} "
+              f"--model=linear_classifier --train_dir={disk}/run --max_steps=3 --nopictures")
     done = subprocess.run(["unshare", "--mount", "--map-root-user", "sh", "-c", script],
                           capture_output=True, text=True, check=False)
     error = _one_error(done)
-    assert "No space left on device" in error and "out of memory" not in error.lower(), error
+    assert expected in error and "out of memory" not in error.lower(), error
 
 
 @pytest.mark.parametrize("name, text, message", [
