@@ -73,6 +73,10 @@ def test_resume_continues_from_the_saved_global_step(small_ds, tmp_path):
     kept = (tmp_path / graphfile.RUN_META_GRAPH).stat()
     assert (kept.st_ino, kept.st_mtime_ns) == (meta.st_ino, meta.st_mtime_ns)
     assert not list(tmp_path.glob("model.ckpt-*.meta"))  # no meta graph per checkpoint
+    third = []  # a target below the saved step: said, nothing trained
+    train(TrainConfig(model="fc_autoencoder", train_dir=str(tmp_path), max_steps=5,
+                      pictures=False), ds=small_ds, out=third.append)
+    assert f"already at step {3 * per_epoch}, at or past this run's last step 5" in third[0]
 
 
 def test_a_train_dir_of_another_run_is_refused(small_ds, tmp_path):
