@@ -290,12 +290,12 @@ def build_fresh_export(name, mean_img=None, hparams=None):
 
 def _check_output(output):
     output = Path(os.fspath(output))
-    for path in (output, output.with_suffix(".json")):
-        if path.is_dir():
-            example = output / "model.pb" if path == output else output.parent / "model.pb"
-            raise ExportError(f"{path} is a folder; the export writes {output} and "
-                              f"{output.with_suffix('.json')}: name another .pb file, e.g. "
-                              f"{example}")
+    if output.is_dir():
+        raise ExportError(f"--output {output} is a folder; name the .pb file to write, e.g. "
+                          f"{output / 'model.pb'}")
+    if output.with_suffix(".json").is_dir():
+        raise ExportError(f"{output.with_suffix('.json')} is a folder; the export writes "
+                          f"{output} and its signature there: name another .pb file")
 
 
 def write(graph_def, signature, output):
