@@ -14,8 +14,14 @@ STAMP := $(VENV)/.installed-stamp
 lecture: data cc
 	$(PY) scripts/lecture.py --loader=build/load_graph $(ARGS)
 
+# The suite runs on every core (pytest-xdist), each test file whole on one worker (a file's
+# fixtures build wheels, clusters and trained runs once); --update-goldens runs in one process,
+# which lists every golden it wrote.
+TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+PARALLEL = $(if $(findstring update-goldens,$(PYTEST_ARGS)),,-n $(TEST_JOBS) --dist loadfile)
+
 test: data cc bazel-test
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PARALLEL) $(PYTEST_ARGS)
 
 data: $(STAMP)
 	$(PY) scripts/fetch_mnist.py
