@@ -117,8 +117,8 @@ def optional_file(flag):
 
 
 def run(job, error_status=1):
-    """Runs `job()`; returns the exit status (`error_status` after logging one of the
-    package's errors, else 0)."""
+    """Runs `job()`; returns the exit status: `error_status` after logging one of the
+    package's errors or an OSError, 128 + the signal after a clean stop, else 0."""
     try:
         job()
     except Stopped as e:
