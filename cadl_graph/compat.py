@@ -85,8 +85,9 @@ def version_note(version):
             "digits; goldens you write record your own version.")
 
 
-if version_note(tf.__version__):  # once per process: this module is imported once
-    logging.getLogger("cadl_graph").warning("%s", version_note(tf.__version__))
+_NOTE = version_note(tf.__version__)
+if _NOTE:  # once per process: this module is imported once
+    logging.getLogger("cadl_graph").warning("%s", _NOTE)
 
 # Every v1 symbol the lecture uses is deprecated in TF2; the resulting warnings say nothing a
 # user of this package can act on, and would drown the lecture's output.

@@ -30,6 +30,8 @@ Run graphs from strangers in a sandbox all the same. Reading, summarizing and co
 file (`cadl-graph summarize_graph`, `diff_graph`) import it but run nothing.
 """
 
+import functools
+
 from cadl_graph.errors import Error
 
 # Stateful by TensorFlow's mark, but their state lives in the session: safe to run.
@@ -75,6 +77,7 @@ def _op_def(op_type):
     return op_def_registry.get(op_type)
 
 
+@functools.lru_cache(maxsize=None)  # a graph repeats its op types; the registry does not change
 def why_refused(op_type):
     """Why an op of `op_type` is refused in an untrusted graph, or None when it may run."""
     if op_type in REACHES_OUTSIDE:

@@ -265,7 +265,7 @@ class _Trainer:
             if self.kind.averages_costs or step % SUMMARY_EVERY_STEPS == 0:
                 cost = float(self._run_step_and_cost(*batch)[1])
                 if not math.isfinite(cost):
-                    self.diverged(step, f"the training cost is {cost}")
+                    raise self.run.diverged(step, f"the training cost is {cost}")
                 self.costs.append(cost)
                 if step % SUMMARY_EVERY_STEPS == 0:
                     report.scalar("train/cost", cost, step)
@@ -304,7 +304,7 @@ class _Trainer:
         bad = [f"{key} {value}" for key, value in record.items()
                if isinstance(value, float) and not math.isfinite(value)]
         if bad:  # before history.json, which holds finite numbers only
-            self.diverged(self.step, f"epoch {epoch}'s {', '.join(bad)}")
+            raise self.run.diverged(self.step, f"epoch {epoch}'s {', '.join(bad)}")
         self.history.append(record)
         rundir.save_history(folder, self.history)
         self.out(self.kind.epoch_line(record))
@@ -338,9 +338,6 @@ class _Trainer:
         raise Stopped(f"stopped at step {self.step}/{self.run.total_steps} by "
                       f"{signal.Signals(signum).name}, {Path(newest).name} saved; run the same "
                       "command to resume", signum)
-
-    def diverged(self, step, what):
-        raise self.run.diverged(step, what)
 
     def finish(self, sess):
         """Saves, scores the test split and draws; returns the run's result (see `train`)."""
