@@ -4,9 +4,10 @@
     graph_def = graphfile.load_graph_def("model.pb")       # binary or text
     problems = graphfile.check_versions(graph_def)          # [(fatal, message)]
 
-Loading is strict about what a file is: a binary GraphDef, a text one, or something this
-module recognises and explains (a SavedModel, a Saver's `.meta`, a checkpoint). Reading a file
-runs nothing in it; running a loaded graph is `cadl_graph.export.predict`.
+Loading is strict about what a file is: a binary GraphDef, a text one, a SavedModel folder
+(its `serve` graph), or something this module recognises and explains (a Saver's `.meta`, a
+checkpoint). Reading a file runs nothing in it; running a loaded graph is
+`cadl_graph.export.predict`.
 """
 
 from pathlib import Path
@@ -26,9 +27,57 @@ class GraphFileError(Error, ValueError):
 # removes. tf.train.import_meta_graph reads it; the folder's latest checkpoint restores into it.
 RUN_META_GRAPH = "model.ckpt.meta"
 
+# A SavedModel is a folder: saved_model.pb (its MetaGraphDefs, each with tags and signatures),
+# variables/, assets/ and assets.extra/, the place TensorFlow Serving leaves to other tools.
+SAVED_MODEL_PB = "saved_model.pb"
+SERVE_TAG = "serve"
+# What `cadl-graph export_graph` says about an export: beside a .pb (<name>.json), or inside
+# a SavedModel.
+SAVED_MODEL_SIGNATURE = Path("assets.extra") / "cadl_graph.json"
+
+
+def is_saved_model(path):
+    """Whether `path` is a SavedModel folder (holds saved_model.pb)."""
+    return Path(path).is_dir() and (Path(path) / SAVED_MODEL_PB).is_file()
+
+
+def export_files(path):
+    """(the export's graph file, its .json signature) for a frozen .pb or a SavedModel."""
+    path = Path(path)
+    if is_saved_model(path):
+        return path / SAVED_MODEL_PB, path / SAVED_MODEL_SIGNATURE
+    return path, path.with_suffix(".json")
+
+
+def load_meta_graph(path, tag=SERVE_TAG):
+    """The MetaGraphDef tagged `tag` in SavedModel folder `path` (read, nothing run).
+
+    Raises:
+      GraphFileError: no SavedModel there, an unreadable saved_model.pb, or no meta graph
+        with that tag (the message lists the tag sets there are).
+    """
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    pb = Path(path) / SAVED_MODEL_PB
+    if not pb.is_file():
+        raise GraphFileError(f"{path} is not a SavedModel folder (no {SAVED_MODEL_PB})")
+    saved = saved_model_pb2.SavedModel()
+    try:
+        saved.ParseFromString(pb.read_bytes())
+    except message.DecodeError as e:
+        raise GraphFileError(f"{pb} is not a readable SavedModel ({e})") from None
+    tag_sets = [list(m.meta_info_def.tags) for m in saved.meta_graphs]
+    for meta_graph in saved.meta_graphs:
+        if tag in meta_graph.meta_info_def.tags:
+            return meta_graph
+    raise GraphFileError(f"SavedModel {path} has no meta graph tagged {tag!r}; its tag sets are "
+                         f"{tag_sets or 'none'}")
+
 
 def load_graph_def(path, meta_graphs=False):
     """Reads a GraphDef from a binary (tried first) or text protobuf file.
+
+    A SavedModel folder gives the graph of its `serve` meta graph (`load_meta_graph`).
 
     Args:
       meta_graphs: also accept a Saver's `.meta` (a MetaGraphDef), or a training run's folder
@@ -36,17 +85,18 @@ def load_graph_def(path, meta_graphs=False):
         comparing structure, not for running).
 
     Raises:
-      GraphFileError: missing file, a SavedModel folder, a `.meta` MetaGraphDef (unless
-        `meta_graphs`), a checkpoint, or bytes that are neither kind of GraphDef.
+      GraphFileError: missing file, a `.meta` MetaGraphDef (unless `meta_graphs`), a
+        checkpoint, bytes that are neither kind of GraphDef, or a SavedModel without a
+        `serve` graph.
     """
     path = Path(path)
+    if is_saved_model(path):
+        return load_meta_graph(path).graph_def
     if path.is_dir() and meta_graphs and (path / RUN_META_GRAPH).is_file():
         path = path / RUN_META_GRAPH
     if path.is_dir():
-        hint = (" It is a SavedModel folder (saved_model.pb); load it with "
-                "tf.saved_model.loader.load, or freeze a checkpoint with "
-                "cadl-graph export_graph." if (path / "saved_model.pb").exists() else "")
-        if not hint and meta_graphs and any(path.glob("*.index")):
+        hint = ""
+        if meta_graphs and any(path.glob("*.index")):
             hint = (f" It holds checkpoints but no {RUN_META_GRAPH} (runs of cadl_graph 0.1 "
                     "did not write one; training in the folder again writes it).")
         raise GraphFileError(f"{path} is a folder, not a GraphDef file.{hint}")
@@ -61,10 +111,9 @@ def load_graph_def(path, meta_graphs=False):
     if path.suffix == ".meta" or _parses_as(tf.MetaGraphDef, data, "graph_def"):
         raise GraphFileError(f"{path} is a MetaGraphDef (a Saver's .meta): its graph still "
                              "has variables. Freeze the checkpoint with cadl-graph export_graph")
-    if path.name == "saved_model.pb":
-        raise GraphFileError(f"{path} is a SavedModel's graph; load the folder "
-                             f"{path.parent} with tf.saved_model, or freeze a checkpoint with "
-                             "cadl-graph export_graph")
+    if path.name == SAVED_MODEL_PB:
+        raise GraphFileError(f"{path} is a SavedModel's graph; name its folder "
+                             f"{path.parent} instead")
     graph_def = tf.GraphDef()
     try:
         graph_def.ParseFromString(data)

@@ -24,6 +24,13 @@ TensorFlow's own record of side effects, so a side-effecting op added to TensorF
 refused without a change here. TensorFlow's `saved_model_cli run` refuses three ops by default
 (ReadFile, WriteFile, PrintV2); this check covers those and everything stateful.
 
+A SavedModel with variables holds its Saver's ops (SaveV2, RestoreV2, MergeV2Checkpoints), which
+a SavedModel loader needs: loading runs the restore, which reads the SavedModel's own
+variables/ folder. `saver_ops` names them from the meta graph's `saver_def` (only ops of those
+types that the Saver's restore op or save tensor depend on); they are allowed, and
+`check_fetches` refuses to run anything else that depends on them (a signature output or an
+init op that would write a checkpoint on the way).
+
 What it does not cover: a graph can still use any amount of memory and time (a huge constant
 shape, an endless While), and a crafted protobuf can target bugs in TensorFlow's own kernels.
 Run graphs from strangers in a sandbox all the same. Reading, summarizing and comparing a graph
@@ -90,9 +97,60 @@ def why_refused(op_type):
     return None
 
 
-def reaching_out(graph_def):
+SAVER_TYPES = frozenset({"SaveV2", "RestoreV2", "MergeV2Checkpoints"})
+
+
+def ancestors(graph_def, roots, stop=()):
+    """Names of the nodes `roots` (op or tensor names) depend on, themselves included, through
+    data and control inputs; nodes named in `stop` are not entered."""
+    inputs = {node.name: node.input for node in graph_def.node}
+    seen, stack = set(), [r.lstrip("^").split(":")[0] for r in roots]
+    while stack:
+        name = stack.pop()
+        if name in inputs and name not in seen and name not in stop:
+            seen.add(name)
+            stack.extend(i.lstrip("^").split(":")[0] for i in inputs[name])
+    return seen
+
+
+def saver_ops(meta_graph_def):
+    """The names of a SavedModel's Saver ops (SAVER_TYPES that its saver_def's restore op or
+    save tensor depends on): allowed by `check`, refused in anything else `check_fetches` runs.
+    """
+    saver = meta_graph_def.saver_def
+    roots = [name for name in (saver.restore_op_name, saver.save_tensor_name) if name]
+    graph_def = meta_graph_def.graph_def
+    types = {node.name: node.op for node in graph_def.node}
+    return frozenset(name for name in ancestors(graph_def, roots)
+                     if types[name] in SAVER_TYPES)
+
+
+INIT_OP_KEY = "__saved_model_init_op"  # TF 2's name for a TF 1 SavedModel's main op
+
+
+def init_ops(meta_graph_def):
+    """The ops a SavedModel loader runs after the restore (main op, legacy init op)."""
+    names = [output.name for key, signature in meta_graph_def.signature_def.items()
+             if key == INIT_OP_KEY for output in signature.outputs.values()]
+    for key in ("saved_model_main_op", "legacy_init_op"):
+        if key in meta_graph_def.collection_def:
+            names += list(meta_graph_def.collection_def[key].node_list.value)
+    return names
+
+
+def check_fetches(graph_def, fetches, saver=frozenset(), source="the graph"):
+    """Raises UntrustedGraphError when running `fetches` (op or tensor names) would run one of
+    the `saver` ops (`saver_ops`), which only the SavedModel loader's restore may."""
+    reached = sorted(ancestors(graph_def, fetches) & saver)
+    if reached:
+        raise UntrustedGraphError(
+            f"running {', '.join(fetches)} in {source} would run its Saver's ops "
+            f"{', '.join(reached)} (they write or read checkpoints); refused")
+
+
+def reaching_out(graph_def, allowed=frozenset()):
     """[(node name, op type, why)] for every op of `graph_def` (and of its function library,
-    named `function/node`) that an untrusted graph may not run."""
+    named `function/node`) that an untrusted graph may not run, but those named `allowed`."""
     nodes = [(node.name, node.op) for node in graph_def.node]
     nodes += [(f"{function.signature.name}/{node.name}", node.op)
               for function in graph_def.library.function for node in function.node_def]
@@ -101,16 +159,17 @@ def reaching_out(graph_def):
     functions = {function.signature.name for function in graph_def.library.function}
     found = []
     for name, op_type in nodes:
-        why = None if op_type in functions else why_refused(op_type)
+        why = None if op_type in functions or name in allowed else why_refused(op_type)
         if why:
             found.append((name, op_type, why))
     return found
 
 
-def check(graph_def, trust=False, source="the graph"):
-    """Raises UntrustedGraphError when `graph_def` holds ops that reach outside it, unless
-    `trust`; returns those ops (empty for a graph that computes only)."""
-    found = reaching_out(graph_def)
+def check(graph_def, trust=False, source="the graph", allowed=frozenset()):
+    """Raises UntrustedGraphError when `graph_def` holds ops that reach outside it (but those
+    named `allowed`, e.g. a SavedModel's `saver_ops`), unless `trust`; returns those ops
+    (empty for a graph that computes only)."""
+    found = reaching_out(graph_def, allowed)
     if found and not trust:
         shown = "; ".join(f"{name} ({op_type}: {why})" for name, op_type, why in found[:5])
         more = f"; and {len(found) - 5} more" if len(found) > 5 else ""

@@ -1,6 +1,8 @@
-// load_graph: runs a frozen cadl_graph export from C++ TensorFlow.
+// load_graph: runs a cadl_graph export from C++ TensorFlow: a frozen GraphDef or a SavedModel.
 //
-// Loads a GraphDef (binary, else text), reads MNIST images from an IDX file (and labels if
+// Loads a GraphDef (binary, else text) or, when --graph names a SavedModel folder, its `serve`
+// meta graph through LoadSavedModel (--signature=KEY takes the input and output from one of
+// its signatures instead of --input/--output); reads MNIST images from an IDX file (and labels if
 // given), feeds them to the input node in batches, fetches the output node, and prints:
 //   - accuracy, for a 10-wide output with labels;
 //   - mean reconstruction cost (mean over images of the mean squared pixel difference, the
@@ -11,9 +13,13 @@
 // A graph is a program: before anything runs, ops that reach outside the graph (files,
 // printing, Python, anything TensorFlow marks stateful but random numbers, asserts, variables
 // and control flow) are refused, naming them, unless --trust_graph is given. The rule and its
-// lists are cadl_graph/untrusted.py's (tests/export/test_untrusted.py holds them equal).
+// lists are cadl_graph/untrusted.py's (tests/export/test_untrusted.py holds them equal). In a
+// SavedModel, its Saver's SaveV2/RestoreV2/MergeV2Checkpoints (those its saver_def's restore op
+// or save tensor depend on) are allowed, since loading restores variables with them; the init
+// ops and the output may not depend on them.
 //
 //   load_graph --graph=cc.pb --images=t10k-images-idx3-ubyte --labels=t10k-labels-idx1-ubyte
+//   load_graph --graph=cc_saved_model --signature=serving_default --images=...
 
 #include <algorithm>
 #include <chrono>
@@ -28,14 +34,18 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "tensorflow/cc/saved_model/loader.h"
 #include "tensorflow/core/framework/graph.pb.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_def.pb.h"
 #include "tensorflow/core/framework/types.h"
 #include "tensorflow/core/framework/tensor.h"
 #include "tensorflow/core/platform/env.h"
+#include "tensorflow/core/protobuf/meta_graph.pb.h"
+#include "tensorflow/core/protobuf/saved_model.pb.h"
 #include "tensorflow/core/public/session.h"
 #include "tensorflow/core/public/version.h"
 
@@ -48,7 +58,7 @@ struct Failure {
 [[noreturn]] void Fail(const std::string& message) { throw Failure{message}; }
 
 struct Options {
-  std::string graph, images, labels, input = "X", output = "Y", dump;
+  std::string graph, images, labels, input = "X", output = "Y", dump, signature;
   long batch = 1000, limit = -1, rows = 3;
   bool trust_graph = false;
 };
@@ -64,7 +74,8 @@ Options ParseFlags(int argc, char** argv) {
   Options o;
   std::map<std::string, std::string*> strings = {
       {"--graph", &o.graph},   {"--images", &o.images}, {"--labels", &o.labels},
-      {"--input", &o.input},   {"--output", &o.output}, {"--dump", &o.dump}};
+      {"--input", &o.input},   {"--output", &o.output}, {"--dump", &o.dump},
+      {"--signature", &o.signature}};
   std::map<std::string, long*> counts = {{"--batch", &o.batch}, {"--limit", &o.limit}, {"--rows", &o.rows}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -81,7 +92,8 @@ Options ParseFlags(int argc, char** argv) {
       *counts[name] = ParseCount(name, value);
     } else {
       Fail("unknown flag " + name +
-           "; known: --graph --images --labels --input --output --batch --limit --rows --dump --trust_graph");
+           "; known: --graph --images --labels --input --output --signature --batch --limit --rows --dump "
+           "--trust_graph");
     }
   }
   if (o.graph.empty() || o.images.empty()) Fail("--graph and --images are required");
@@ -148,15 +160,31 @@ double PeakMegabytes() {
   return 0;
 }
 
-tensorflow::GraphDef LoadGraph(const std::string& path) {
-  tensorflow::GraphDef graph_def;
-  RequireRegularFile(path, "graph");
-  auto binary = tensorflow::ReadBinaryProto(tensorflow::Env::Default(), path, &graph_def);
-  if (!binary.ok() || graph_def.node_size() == 0) {
-    graph_def.Clear();
-    auto text = tensorflow::ReadTextProto(tensorflow::Env::Default(), path, &graph_def);
-    if (!text.ok() || graph_def.node_size() == 0) Fail(path + " parses neither as a binary nor as a text GraphDef");
+bool IsSavedModel(const std::string& path) {
+  std::error_code error;
+  return std::filesystem::is_directory(path, error) &&
+         std::filesystem::is_regular_file(std::filesystem::path(path) / "saved_model.pb", error);
+}
+
+// The SavedModel's meta graph tagged "serve" (read only: nothing is loaded or run).
+tensorflow::MetaGraphDef ReadServeMetaGraph(const std::string& dir) {
+  std::string pb = (std::filesystem::path(dir) / "saved_model.pb").string();
+  tensorflow::SavedModel saved;
+  auto status = tensorflow::ReadBinaryProto(tensorflow::Env::Default(), pb, &saved);
+  if (!status.ok()) Fail(pb + " is not a readable SavedModel: " + std::string(status.message()));
+  std::string tag_sets;
+  for (const auto& meta : saved.meta_graphs()) {
+    tag_sets += " [";
+    for (const auto& tag : meta.meta_info_def().tags()) {
+      if (tag == "serve") return meta;
+      tag_sets += " " + tag;
+    }
+    tag_sets += " ]";
   }
+  Fail("SavedModel " + dir + " has no meta graph tagged 'serve'; its tag sets:" + (tag_sets.empty() ? " none" : tag_sets));
+}
+
+void CheckVersions(const tensorflow::GraphDef& graph_def, const std::string& path) {
   const auto& v = graph_def.versions();
   if (v.min_consumer() > TF_GRAPH_DEF_VERSION)
     Fail(path + " needs GraphDef version " + std::to_string(v.min_consumer()) + ", this TensorFlow has " +
@@ -166,7 +194,67 @@ tensorflow::GraphDef LoadGraph(const std::string& path) {
   else if (v.producer() > TF_GRAPH_DEF_VERSION)
     std::cerr << "warning: " << path << " was made by a newer TensorFlow (producer " << v.producer() << " > "
               << TF_GRAPH_DEF_VERSION << ")\n";
+}
+
+tensorflow::GraphDef LoadGraph(const std::string& path) {
+  tensorflow::GraphDef graph_def;
+  RequireRegularFile(path, "graph");
+  auto binary = tensorflow::ReadBinaryProto(tensorflow::Env::Default(), path, &graph_def);
+  if (!binary.ok() || graph_def.node_size() == 0) {
+    graph_def.Clear();
+    auto text = tensorflow::ReadTextProto(tensorflow::Env::Default(), path, &graph_def);
+    if (!text.ok() || graph_def.node_size() == 0) Fail(path + " parses neither as a binary nor as a text GraphDef");
+  }
+  CheckVersions(graph_def, path);
   return graph_def;
+}
+
+std::string OpName(const std::string& name) {
+  size_t start = name.empty() || name[0] != '^' ? 0 : 1;
+  return name.substr(start, name.find(':') == std::string::npos ? std::string::npos : name.find(':') - start);
+}
+
+// The nodes `roots` (op or tensor names) depend on, themselves included, through data and control inputs.
+std::set<std::string> Ancestors(const tensorflow::GraphDef& graph_def, const std::vector<std::string>& roots) {
+  std::map<std::string, const tensorflow::NodeDef*> nodes;
+  for (const auto& node : graph_def.node()) nodes[node.name()] = &node;
+  std::set<std::string> seen;
+  std::vector<std::string> stack;
+  for (const auto& root : roots) stack.push_back(OpName(root));
+  while (!stack.empty()) {
+    std::string name = stack.back();
+    stack.pop_back();
+    auto found = nodes.find(name);
+    if (found == nodes.end() || !seen.insert(name).second) continue;
+    for (const auto& input : found->second->input()) stack.push_back(OpName(input));
+  }
+  return seen;
+}
+
+// A SavedModel's Saver ops: SaveV2/RestoreV2/MergeV2Checkpoints its restore op or save tensor depends on.
+std::set<std::string> SaverOps(const tensorflow::MetaGraphDef& meta) {
+  std::vector<std::string> roots;
+  for (const auto& name : {meta.saver_def().restore_op_name(), meta.saver_def().save_tensor_name()})
+    if (!name.empty()) roots.push_back(name);
+  std::set<std::string> types = {"SaveV2", "RestoreV2", "MergeV2Checkpoints"}, saver;
+  auto ancestors = Ancestors(meta.graph_def(), roots);
+  for (const auto& node : meta.graph_def().node())
+    if (ancestors.count(node.name()) && types.count(node.op())) saver.insert(node.name());
+  return saver;
+}
+
+// What a SavedModel loader runs after the restore: its main (init) op and legacy init op.
+std::vector<std::string> InitOps(const tensorflow::MetaGraphDef& meta) {
+  std::vector<std::string> names;
+  auto init = meta.signature_def().find("__saved_model_init_op");
+  if (init != meta.signature_def().end())
+    for (const auto& output : init->second.outputs()) names.push_back(output.second.name());
+  for (const std::string key : {"saved_model_main_op", "legacy_init_op"}) {
+    auto collection = meta.collection_def().find(key);
+    if (collection != meta.collection_def().end())
+      for (const auto& name : collection->second.node_list().value()) names.push_back(name);
+  }
+  return names;
 }
 
 // Stateful by TensorFlow's mark, but their state lives in the session: safe to run.
@@ -196,15 +284,16 @@ std::string WhyRefused(const std::string& type) {
   return "";
 }
 
-// Refuses a graph whose ops (or its function library's) reach outside it, unless trusted.
-void CheckUntrusted(const tensorflow::GraphDef& graph_def, const std::string& path, bool trust) {
+// Refuses a graph whose ops (or its function library's) reach outside it, but those `allowed`, unless trusted.
+void CheckUntrusted(const tensorflow::GraphDef& graph_def, const std::string& path, bool trust,
+                    const std::set<std::string>& allowed = {}) {
   std::vector<std::string> found;
   // A call of one of the library's functions has the function's name as its op type; what it
   // runs is its body, checked below.
   std::set<std::string> functions;
   for (const auto& function : graph_def.library().function()) functions.insert(function.signature().name());
   auto check = [&](const std::string& name, const std::string& type) {
-    std::string why = functions.count(type) ? "" : WhyRefused(type);
+    std::string why = functions.count(type) || allowed.count(name) ? "" : WhyRefused(type);
     if (!why.empty()) found.push_back(name + " (" + type + ": " + why + ")");
   };
   for (const auto& node : graph_def.node()) check(node.name(), node.op());
@@ -229,11 +318,49 @@ const tensorflow::NodeDef& FindNode(const tensorflow::GraphDef& graph_def, const
        "); names are op names, without the 'import/' prefix a Python import adds");
 }
 
-int Run(const Options& o) {
-  tensorflow::GraphDef graph_def = LoadGraph(o.graph);
-  CheckUntrusted(graph_def, o.graph, o.trust_graph);
+// A SavedModel signature's one input and one output tensor names.
+std::pair<std::string, std::string> FromSignature(const tensorflow::MetaGraphDef& meta, const std::string& key) {
+  auto found = meta.signature_def().find(key);
+  std::string keys;
+  for (const auto& signature : meta.signature_def()) keys += " " + signature.first;
+  if (found == meta.signature_def().end()) Fail("the SavedModel has no signature '" + key + "'; it has:" + keys);
+  const auto& signature = found->second;
+  if (signature.inputs_size() != 1 || signature.outputs_size() != 1)
+    Fail("signature '" + key + "' has " + std::to_string(signature.inputs_size()) + " inputs and " +
+         std::to_string(signature.outputs_size()) + " outputs; load_graph feeds one and fetches one (name them with "
+         "--input and --output instead)");
+  return {signature.inputs().begin()->second.name(), signature.outputs().begin()->second.name()};
+}
+
+int Run(Options o) {
+  bool saved_model = IsSavedModel(o.graph);
+  tensorflow::MetaGraphDef meta;
+  tensorflow::GraphDef graph_def;
+  std::set<std::string> saver;
+  if (saved_model) {
+    meta = ReadServeMetaGraph(o.graph);
+    graph_def = meta.graph_def();
+    CheckVersions(graph_def, o.graph);
+    saver = SaverOps(meta);
+    if (!o.signature.empty()) std::tie(o.input, o.output) = FromSignature(meta, o.signature);
+  } else {
+    if (!o.signature.empty()) Fail("--signature applies to a SavedModel folder; " + o.graph + " is not one");
+    graph_def = LoadGraph(o.graph);
+  }
+  CheckUntrusted(graph_def, o.graph, o.trust_graph, saver);
   const tensorflow::NodeDef& input_node = FindNode(graph_def, o.input);
   FindNode(graph_def, o.output);
+  if (saved_model && !o.trust_graph) {
+    // Loading runs the init ops; the output runs next: neither may run the Saver's ops.
+    std::vector<std::string> fetches = InitOps(meta);
+    fetches.push_back(o.output);
+    std::string reached;
+    for (const auto& name : Ancestors(graph_def, fetches))
+      if (saver.count(name)) reached += " " + name;
+    if (!reached.empty())
+      Fail("running " + o.output + " or the init ops of " + o.graph + " would run its Saver's ops" + reached +
+           " (they write or read checkpoints); refused");
+  }
 
   std::vector<uint32_t> image_dims;
   std::string pixels = ReadIdx(o.images, 2051, &image_dims);
@@ -269,9 +396,19 @@ int Run(const Options& o) {
            "x" + std::to_string(image_dims[2]) + ")");
   }
 
-  std::unique_ptr<tensorflow::Session> session(tensorflow::NewSession(tensorflow::SessionOptions()));
-  auto status = session->Create(graph_def);
-  if (!status.ok()) Fail("cannot create a session for " + o.graph + ": " + std::string(status.message()));
+  std::unique_ptr<tensorflow::Session> session;
+  tensorflow::Status status;
+  if (saved_model) {
+    tensorflow::SavedModelBundle bundle;
+    status = tensorflow::LoadSavedModel(tensorflow::SessionOptions(), tensorflow::RunOptions(), o.graph, {"serve"},
+                                        &bundle);
+    if (!status.ok()) Fail("cannot load the SavedModel " + o.graph + ": " + std::string(status.message()));
+    session = std::move(bundle.session);
+  } else {
+    session.reset(tensorflow::NewSession(tensorflow::SessionOptions()));
+    status = session->Create(graph_def);
+    if (!status.ok()) Fail("cannot create a session for " + o.graph + ": " + std::string(status.message()));
+  }
 
   std::vector<float> outputs;
   long out_width = 0;

@@ -1,7 +1,7 @@
 """Says what a GraphDef file holds, as TensorFlow's summarize_graph does, and can run it.
 
-Reads a binary or text GraphDef (recognising and explaining a SavedModel, a .meta or a
-checkpoint instead). Prints its inputs with dtype and shape, its likely outputs, variables
+Reads a binary or text GraphDef, or a SavedModel folder (its `serve` graph, with its
+signatures listed; recognising and explaining a .meta or a checkpoint instead). Prints its inputs with dtype and shape, its likely outputs, variables
 left, constant parameters, versions and op types, and marks the ops that reach outside the
 graph (files, printing, Python). With --images it feeds them to --input and prints the first
 rows of --output; with --labels too, the accuracy of a 10-class output. A graph with ops that
@@ -13,6 +13,8 @@ Examples:
   cadl-graph summarize_graph --graph=cc.pb \\
       --images=t10k-images-idx3-ubyte --labels=t10k-labels-idx1-ubyte --limit=1000
   cadl-graph summarize_graph --graph=dec.pb --input=Z --images=codes.npy
+  cadl-graph summarize_graph --graph=cc_saved_model \\
+      --images=t10k-images-idx3-ubyte --labels=t10k-labels-idx1-ubyte
 """
 
 from absl import flags, logging
@@ -21,7 +23,7 @@ from cadl_graph import cli, graphfile
 from cadl_graph.export import predict, summarize
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("graph", None, "GraphDef file (.pb binary or text).")
+flags.DEFINE_string("graph", None, "GraphDef file (.pb binary or text) or SavedModel folder.")
 flags.DEFINE_string("images", None, "IDX image file (raw or .gz) or .npy array to feed.")
 flags.DEFINE_string("labels", None, "IDX label file: report accuracy of a 10-class output.")
 flags.DEFINE_string("input", "X", "Input node to feed.")
@@ -39,13 +41,17 @@ def main(argv):
 
     def job():
         graph_def = graphfile.load_graph_def(FLAGS.graph)
+        saved_model = FLAGS.graph if graphfile.is_saved_model(FLAGS.graph) else None
+        if saved_model:
+            print(summarize.format_signatures(graphfile.load_meta_graph(saved_model)))
         print(summarize.format_summary(summarize.summarize(graph_def)))
         for fatal, problem in graphfile.check_versions(graph_def):
             (logging.error if fatal else logging.warning)("%s", problem)
         if FLAGS.images:
             print("\n".join(predict.run_files(graph_def, FLAGS.images, FLAGS.labels,
                                                 FLAGS.input, FLAGS.output, FLAGS.limit,
-                                                FLAGS.rows, FLAGS.trust_graph)))
+                                                FLAGS.rows, FLAGS.trust_graph,
+                                                saved_model)))
 
     return cli.run(job)
 

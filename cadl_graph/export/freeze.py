@@ -12,6 +12,14 @@ The lecture's recipe ("Saving/Loading Models"): restore a checkpoint into the mo
   1.0, `corrupt_prob` [0.0]); `bind=` overrides them;
 - the batch norms' moving-average updates cut away (they hang off the training branch of a
   cond by control dependency and would otherwise drag assign ops into the frozen graph);
+- on request (`deterministic=True`), the random draws replaced by what they are drawn around:
+  a VAE's decoder reads the code's mean (`z = z_mu`) instead of a sample
+  `z_mu + epsilon * exp(z_log_sigma)`, and the denoising autoencoder's encoder reads the clean
+  input instead of `corrupt(x) * corrupt_prob + x * (1 - corrupt_prob)`. The course's graph
+  samples, so the default export does too (`random_ops` in the .json names the draws);
+- for a SavedModel (`signatures=True`), the encoder's output `code` and a decoder input `Z`
+  (a PlaceholderWithDefault whose default is the code the encoder computes), so one graph
+  serves X -> Y, X -> code and Z -> Y;
 - the GraphDef's producer version, so a consumer can detect version skew;
 - an atomic write of the `.pb` and a `.json` signature beside it.
 
@@ -29,9 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cadl_graph import fileio, graphfile, shapes
+from cadl_graph import fileio, graphfile, shapes, untrusted
 from cadl_graph.compat import tf
 from cadl_graph.errors import Error
+from cadl_graph.export import saved_model, summarize
 from cadl_graph.graphs import registry
 from cadl_graph.graphs.model import ancestors
 from cadl_graph.training import checkpoints, rundir
@@ -39,6 +48,7 @@ from cadl_graph.training import checkpoints, rundir
 log = logging.getLogger(__name__)
 
 PARTS = ("model", "encoder", "decoder")
+FORMATS = ("frozen", "saved_model")
 # Ops that change state: a graph holding any of them is not an inference graph.
 STATEFUL_TYPES = {"Assign", "AssignAdd", "AssignSub", "ApplyAdam", "ApplyGradientDescent",
                   "VariableV2", "VarHandleOp", "AssignVariableOp", "ScatterUpdate"}
@@ -125,6 +135,49 @@ def _interface(model, part, output_nodes):
     return inputs, {"Y": model.y}
 
 
+def _stand_ins(model):
+    """{tensor drawn at random: the deterministic tensor it is drawn around} for `model`."""
+    pairs = {}
+    if "z_mu" in model.end_points:  # z = z_mu + epsilon * exp(z_log_sigma)
+        pairs[model.z] = model.end_points["z_mu"]
+    if "x_" in model.end_points:  # x_ = corrupt(x) * corrupt_prob + x * (1 - corrupt_prob)
+        pairs[model.end_points["x_"]] = model.x
+    return pairs
+
+
+def _input_name(tensor_name):
+    """How a GraphDef's node inputs write tensor `op:i`: `op` for output 0."""
+    op, _, index = tensor_name.partition(":")
+    return op if index in ("", "0") else tensor_name
+
+
+def _rewired(graph_def, old, new, skip=()):
+    """A copy of `graph_def` whose nodes (but those named in `skip`) read tensor `new` where
+    they read tensor `old` (names "op:i")."""
+    old, new = _input_name(old), _input_name(new)
+    out = tf.GraphDef()
+    out.CopyFrom(graph_def)
+    for node in out.node:
+        if node.name not in skip and old in node.input:
+            inputs = [new if i == old else i for i in node.input]
+            del node.input[:]
+            node.input.extend(inputs)
+    return out
+
+
+def _with_code_input(graph_def, code):
+    """`graph_def` with node `Z`: a PlaceholderWithDefault of tensor `code` that every reader
+    of `code` reads instead. Unfed, Z is the code the encoder computed; fed, the decoder
+    decodes what it is given."""
+    out = _rewired(graph_def, code.name, "Z:0", skip={"Z"})
+    node = out.node.add()
+    node.name, node.op = "Z", "PlaceholderWithDefault"
+    node.input.append(_input_name(code.name))
+    node.attr["dtype"].type = code.dtype.as_datatype_enum
+    node.attr["shape"].shape.CopyFrom(code.shape.as_proto())
+    return out
+
+
 def freeze(sess, graph, output_tensors):
     """The lecture's freeze: variables to constants, then the sub-graph of the outputs."""
     graph_def = _without_update_dependencies(graph.as_graph_def())
@@ -134,7 +187,7 @@ def freeze(sess, graph, output_tensors):
 
 
 def build_export(prefix, model_name=None, hparams=None, part="model", output_nodes=None,
-                 bind=None, mean_img=None, seed=0):
+                 bind=None, mean_img=None, seed=0, deterministic=False, signatures=False):
     """Restores `prefix` into a fresh model graph and returns (graph_def, signature).
 
     Args:
@@ -146,6 +199,13 @@ def build_export(prefix, model_name=None, hparams=None, part="model", output_nod
       bind: {placeholder op name: value} overriding the inference bindings.
       mean_img: float32 [784] to bake in (autoencoders, which were trained on x - mean).
       seed: graph seed, so a VAE's sampling is the same in every session of the export.
+      deterministic: replace random draws by their centre (see the module docstring).
+      signatures: also the encoder's output `code` and the decoder input `Z` (part "model"
+        of a model with a code), for a SavedModel's `encode` and `decode` signatures; the
+        signature then lists them under "signatures".
+
+    Raises:
+      ExportError: the request does not fit the model (messages say what does).
     """
     graph = tf.Graph()
     with graph.as_default():
@@ -153,6 +213,14 @@ def build_export(prefix, model_name=None, hparams=None, part="model", output_nod
         model = registry.build(model_name, **(hparams or {}))
         saver = tf.train.Saver(graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES))
     inputs, outputs = _interface(model, part, output_nodes)
+    stand_ins = _stand_ins(model) if deterministic and part != "decoder" else {}
+    if deterministic and part == "model" and not stand_ins:
+        raise ExportError(f"{model.name} draws no random numbers at inference, so its exports "
+                          "are deterministic already; --deterministic is for models that "
+                          f"sample ({', '.join(_sampling_models())})")
+    with_code = signatures and part == "model" and output_nodes is None and model.z is not None
+    if with_code:
+        outputs["code"] = model.end_points.get("z_mu", model.z)
     bindings = {t.op.name: v for t, v in model.eval_feed.items()}
     for name, value in (bind or {}).items():
         if name not in bindings:
@@ -171,6 +239,15 @@ def build_export(prefix, model_name=None, hparams=None, part="model", output_nod
                             graph.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES))
         frozen = freeze(sess, graph, list(outputs.values()))
         step = _global_step(prefix)
+    for drawn, centre in stand_ins.items():
+        if drawn.op.name in {n.name for n in frozen.node}:
+            frozen = _rewired(frozen, drawn.name, centre.name)
+    # The decoder reads the code (z, or z_mu when deterministic); then it reads it via Z.
+    code = model.end_points["z_mu"] if model.z in stand_ins else model.z
+    decodable = with_code and not _decoder_reads_input(frozen, model, code)
+    if decodable:
+        frozen = _with_code_input(frozen, code)
+    frozen = tf.graph_util.extract_sub_graph(frozen, [t.op.name for t in outputs.values()])
     graph_def, interface = _with_interface(frozen, model, inputs, outputs, bindings, mean_img,
                                            custom_outputs=output_nodes is not None)
     _check_inference_graph(graph_def, set(inputs), model, part)
@@ -179,10 +256,38 @@ def build_export(prefix, model_name=None, hparams=None, part="model", output_nod
         producer=graph_def.versions.producer, checkpoint=os.fspath(prefix), step=step,
         inputs=[_describe(interface[n]) for n in inputs],
         outputs=[{**_describe(t), "name": n} for n, t in outputs.items()],
-        bound={k: np.asarray(v).tolist() for k, v in bindings.items()},
+        bound={k: np.asarray(v).tolist() for k, v in bindings.items()
+               if f"bind/{k}" in {n.name for n in graph_def.node}},
         input_mean_baked_in=mean_img is not None,
-        trained_constants=_trained_constants(graph_def, model))
+        trained_constants=_trained_constants(graph_def, model),
+        deterministic=deterministic, random_ops=summarize.random_ops(graph_def))
+    if with_code:
+        signature["signatures"] = _signatures(signature, decodable)
     return graph_def, signature
+
+
+def _sampling_models():
+    return [name for name in registry.NAMES
+            if {"variational", "denoising"} & {k for k, v in registry.hparams(name).items()
+                                               if v is True}]
+
+
+def _decoder_reads_input(frozen, model, code):
+    """Whether the decoder (Y back to tensor `code`) reads the input X itself: the lecture's
+    conv decoder takes its batch size from tf.shape(X)[0], so it cannot decode a code alone."""
+    return model.x.op.name in untrusted.ancestors(frozen, [model.y.op.name],
+                                                  stop={code.op.name})
+
+
+def _signatures(signature, decodable):
+    """The SavedModel signatures: serving_default X -> Y, encode X -> code, decode Z -> Y."""
+    ops = {t["name"]: t for t in signature["inputs"] + signature["outputs"]}
+    x, y, code = ops["X"], ops["Y"], ops["code"]
+    out = {"serving_default": dict(inputs={"X": x}, outputs={"Y": y}),
+           "encode": dict(inputs={"X": x}, outputs={"Z": code})}
+    if decodable:
+        out["decode"] = dict(inputs={"Z": {**code, "name": "Z"}}, outputs={"Y": y})
+    return out
 
 
 def _with_interface(frozen, model, inputs, outputs, bindings, mean_img, custom_outputs):
@@ -275,17 +380,17 @@ def _check_inference_graph(graph_def, inputs, model, part):
             f"e.g. --bind={unfed[0]}=1.0")
 
 
-def build_fresh_export(name, mean_img=None, hparams=None):
-    """`build_export` of registry model `name` (with `hparams` overriding the lecture's) and
-    freshly initialised weights: the structure of a trained model's export, for inspecting or
-    timing it without training."""
+def build_fresh_export(name, mean_img=None, hparams=None, **export_args):
+    """`build_export` of registry model `name` (with `hparams` overriding the lecture's, and
+    `export_args` for build_export) and freshly initialised weights: the structure of a trained
+    model's export, for inspecting or timing it without training."""
     hparams = registry.hparams(name, **(hparams or {}))
     model = registry.build_in_new_graph(name, **hparams)
     with tempfile.TemporaryDirectory() as folder:
         with model.graph.as_default(), tf.Session() as sess:
             sess.run(model.init_op)
             prefix = tf.train.Saver().save(sess, str(Path(folder) / "model.ckpt"))
-        return build_export(prefix, name, hparams, mean_img=mean_img)
+        return build_export(prefix, name, hparams, mean_img=mean_img, **export_args)
 
 
 def _check_output(output):
@@ -321,8 +426,13 @@ def write(graph_def, signature, output):
     return output
 
 
-def export(checkpoint, output, model=None, part="model", output_nodes=None, bind=None):
+def export(checkpoint, output, model=None, part="model", output_nodes=None, bind=None,
+           output_format="frozen", deterministic=False):
     """Exports a trained checkpoint (prefix or train folder) to `output`; returns the signature.
+
+    `output_format` "frozen" writes a GraphDef file and its .json; "saved_model" a SavedModel
+    folder (`cadl_graph.export.saved_model`) with the same graph plus the encode and decode
+    signatures. `deterministic` replaces random draws by their centre (module docstring).
 
     The model and its hyperparameters come from the run.json that training wrote beside the
     checkpoint; `model` names a registry model when there is none (lecture defaults).
@@ -336,9 +446,15 @@ def export(checkpoint, output, model=None, part="model", output_nodes=None, bind
     if Path(os.fspath(checkpoint)).suffix == ".pb":
         raise ExportError(f"{checkpoint} is already a frozen graph; export takes a checkpoint "
                           "prefix or a train folder (cadl-graph summarize_graph reads .pb files)")
-    _check_output(output)  # before the work, not after it
+    if output_format not in FORMATS:
+        raise ExportError(f"format must be one of {', '.join(FORMATS)}, got {output_format!r}")
+    check, write_as = ((_check_output, write) if output_format == "frozen" else
+                       (saved_model.check_output, saved_model.write))
+    check(output)  # before the work, not after it
     saved = rundir.open_run(checkpoint, model=model)
-    graph_def, signature = build_export(saved.prefix, saved.model, saved.hparams, part,
-                                        output_nodes, bind, saved.mean_img, seed=saved.seed)
-    write(graph_def, signature, output)
+    graph_def, signature = build_export(
+        saved.prefix, saved.model, saved.hparams, part, output_nodes, bind, saved.mean_img,
+        seed=saved.seed, deterministic=deterministic,
+        signatures=output_format == "saved_model")
+    write_as(graph_def, signature, output)
     return signature

@@ -2,7 +2,7 @@
 
     from cadl_graph import graphfile, untrusted
     from cadl_graph.export import predict
-    graph_def = graphfile.load_graph_def("cc.pb")
+    graph_def = graphfile.load_graph_def("cc.pb")   # or a SavedModel folder's serve graph
     Y = predict.run_graph(graph_def, images)         # images float32 [N, 784] in [0, 1]
     print("\\n".join(predict.run_files(graph_def, "t10k-images-idx3-ubyte",
                                        "t10k-labels-idx1-ubyte")))
@@ -76,8 +76,12 @@ class Runner:
     """A GraphDef imported once into its own graph and session, to run many times.
 
     Args:
+      graph_def: the graph; None with `saved_model`.
       trust: run ops that reach outside the graph (files, printing, Python; see
         `cadl_graph.untrusted`), which are otherwise refused before anything runs.
+      saved_model: a SavedModel folder to load (its `serve` graph, variables restored, init
+        op run) instead of importing `graph_def`. Its Saver's ops are allowed, but not in
+        the init op or the output (`untrusted.check_fetches`).
 
     Raises (on construction):
       UntrustedGraphError: such ops, without `trust`.
@@ -85,17 +89,29 @@ class Runner:
         does not exist, or a version the graph needs that this TensorFlow lacks.
     """
 
-    def __init__(self, graph_def, input_name="X", output_name="Y", trust=False):
-        untrusted.check(graph_def, trust)
+    def __init__(self, graph_def, input_name="X", output_name="Y", trust=False,
+                 saved_model=None):
+        saver, meta_graph = frozenset(), None
+        if saved_model is not None:
+            meta_graph = graphfile.load_meta_graph(saved_model)
+            graph_def, saver = meta_graph.graph_def, untrusted.saver_ops(meta_graph)
+        untrusted.check(graph_def, trust, allowed=saver)
         for fatal, problem in graphfile.check_versions(graph_def):
             if fatal:
                 raise GraphFileError(problem)
         graph = tf.Graph()
+        self.session = tf.Session(graph=graph)
         with graph.as_default():
-            tf.import_graph_def(graph_def, name="")
+            if meta_graph is None:
+                tf.import_graph_def(graph_def, name="")
+            else:
+                fetches = untrusted.init_ops(meta_graph) + [output_name]
+                if not trust:
+                    untrusted.check_fetches(graph_def, fetches, saver, str(saved_model))
+                tf.saved_model.loader.load(self.session, [graphfile.SERVE_TAG],
+                                           str(saved_model))
         self.x = _tensor(graph, graph_def, input_name)
         self.y = _tensor(graph, graph_def, output_name)
-        self.session = tf.Session(graph=graph)
 
     def __call__(self, inputs, batch_size=1000):
         """The output for all `inputs`, run `batch_size` at a time.
@@ -119,13 +135,14 @@ class Runner:
 
 
 def run_graph(graph_def, inputs, input_name="X", output_name="Y", batch_size=1000,
-              trust=False):
-    """Imports `graph_def` into a new graph and returns the output for all `inputs`.
+              trust=False, saved_model=None):
+    """Imports `graph_def` (or loads `saved_model`) into a new graph and returns the output
+    for all `inputs`.
 
     Raises:
       UntrustedGraphError, GraphFileError: as `Runner` and `Runner.__call__`.
     """
-    runner = Runner(graph_def, input_name, output_name, trust)
+    runner = Runner(graph_def, input_name, output_name, trust, saved_model)
     try:
         return runner(inputs, batch_size)
     finally:
@@ -133,16 +150,20 @@ def run_graph(graph_def, inputs, input_name="X", output_name="Y", batch_size=100
 
 
 def run_files(graph_def, images_path, labels_path=None, input_name="X", output_name="Y",
-              limit=None, rows=3, trust=False):
-    """Runs the graph on an image file; returns report lines (shape, first rows, accuracy).
+              limit=None, rows=3, trust=False, saved_model=None):
+    """Runs the graph (or `saved_model`, whose graph `graph_def` is) on an image file; returns
+    report lines (shape, first rows, accuracy).
 
     Raises:
       UntrustedGraphError, GraphFileError: as `run_graph`, or labels that do not fit the
         inputs or a non-10-class output.
     """
-    untrusted.check(graph_def, trust)  # before the image file is even opened
+    saver = (untrusted.saver_ops(graphfile.load_meta_graph(saved_model)) if saved_model
+             else frozenset())
+    untrusted.check(graph_def, trust, allowed=saver)  # before the image file is even opened
     inputs = load_inputs(images_path, limit)
-    outputs = run_graph(graph_def, inputs, input_name, output_name, trust=trust)
+    outputs = run_graph(graph_def, inputs, input_name, output_name, trust=trust,
+                        saved_model=saved_model)
     flat = outputs.reshape(len(outputs), -1)
     lines = [f"ran {len(inputs)} inputs: {output_name} has shape {outputs.shape}"]
     lines += [" ".join(f"{v:.4f}" for v in row[:10]) + (" ..." if row.size > 10 else "")

@@ -62,10 +62,11 @@ def _read(source):
 
 
 def export_constants(source):
-    """The trained constants an export's signature (`<name>.json` beside `<name>.pb`, written by
-    `cadl-graph export_graph`) lists, or () for any other source."""
-    signature = Path(source).with_suffix(".json")
-    if Path(source).suffix != ".pb" or not signature.is_file():
+    """The trained constants an export's signature (`<name>.json` beside `<name>.pb`, or a
+    SavedModel's assets.extra/cadl_graph.json, written by `cadl-graph export_graph`) lists, or
+    () for any other source."""
+    graph_file, signature = graphfile.export_files(source)
+    if graph_file.suffix != ".pb" or not signature.is_file():
         return ()
     try:
         saved = json.loads(signature.read_text(encoding="utf-8"))
@@ -73,7 +74,7 @@ def export_constants(source):
     except (ValueError, KeyError, TypeError) as e:
         raise ConfigError(f"{signature} is not an export signature with trained_constants "
                           f"({e}); pass --noexport_json to compare values") from None
-    if digest is not None and digest != hashlib.sha256(Path(source).read_bytes()).hexdigest():
+    if digest is not None and digest != hashlib.sha256(graph_file.read_bytes()).hexdigest():
         raise ConfigError(f"{signature} describes another export than {source} (its "
                           "graph_sha256 differs: an export was interrupted between the two); "
                           "export again, or pass --noexport_json")
@@ -104,7 +105,7 @@ def compare(a, b, ignore=(), opaque=(), export_json=True):
             continue
         trained = export_constants(source) if export_json else ()
         if trained:
-            notes.append(f"  ({Path(source).with_suffix('.json')}: its trained constants "
+            notes.append(f"  ({graphfile.export_files(source)[1]}: its trained constants "
                          f"{', '.join(trained)} compared by dtype and shape, not value)")
         hidden = {n for n in graph_names if any(listing.matches(n, p) for p in opaque)}
         lines.append(listing.graph_def_lines(graph, hidden | set(trained)))

@@ -49,7 +49,11 @@ def test_golden_files_name_only_registry_models_and_variants():
     expected = {listing.golden_path(name, f"{variant}.ops" if variant else "ops").name
                 for name, variant in CASES}
     expected |= {listing.golden_path(name, "sync_replicas.ops").name for name in SYNC_MODELS}
-    expected |= {listing.golden_path(name, "frozen.ops").name for name in registry.NAMES}
+    expected |= {listing.golden_path(name, kind).name for name in registry.NAMES
+                 for kind in ("frozen.ops", "saved_model.ops")}
+    # Exports whose random draws are replaced by their centre (export_graph --deterministic).
+    expected |= {listing.golden_path(name, "deterministic.frozen.ops").name
+                 for name in ("vae", "conv_vae", "denoising_autoencoder")}
     stale = sorted(p.name for p in listing.GOLDEN_DIR.glob("*.txt") if p.name not in expected)
     assert stale == [], f"goldens without a registry model or variant: {stale}"
 
