@@ -30,6 +30,7 @@ RUN_META_GRAPH = "model.ckpt.meta"
 # A SavedModel is a folder: saved_model.pb (its MetaGraphDefs, each with tags and signatures),
 # variables/, assets/ and assets.extra/, the place TensorFlow Serving leaves to other tools.
 SAVED_MODEL_PB = "saved_model.pb"
+SAVED_MODEL_PBTXT = "saved_model.pbtxt"  # its text form, read where there is no .pb
 SERVE_TAG = "serve"
 # What `cadl-graph export_graph` says about an export: beside a .pb (<name>.json), or inside
 # a SavedModel.
@@ -37,8 +38,9 @@ SAVED_MODEL_SIGNATURE = Path("assets.extra") / "cadl_graph.json"
 
 
 def is_saved_model(path):
-    """Whether `path` is a SavedModel folder (holds saved_model.pb)."""
-    return Path(path).is_dir() and (Path(path) / SAVED_MODEL_PB).is_file()
+    """Whether `path` is a SavedModel folder (holds saved_model.pb or saved_model.pbtxt)."""
+    return Path(path).is_dir() and any((Path(path) / name).is_file()
+                                       for name in (SAVED_MODEL_PB, SAVED_MODEL_PBTXT))
 
 
 def export_files(path):
@@ -58,14 +60,18 @@ def load_meta_graph(path, tag=SERVE_TAG):
     """
     from tensorflow.core.protobuf import saved_model_pb2
 
-    pb = Path(path) / SAVED_MODEL_PB
-    if not pb.is_file():
+    pb, pbtxt = Path(path) / SAVED_MODEL_PB, Path(path) / SAVED_MODEL_PBTXT
+    if not pb.is_file() and not pbtxt.is_file():
         raise GraphFileError(f"{path} is not a SavedModel folder (no {SAVED_MODEL_PB})")
     saved = saved_model_pb2.SavedModel()
     try:
-        saved.ParseFromString(pb.read_bytes())
-    except message.DecodeError as e:
-        raise GraphFileError(f"{pb} is not a readable SavedModel ({e})") from None
+        if pb.is_file():
+            saved.ParseFromString(pb.read_bytes())
+        else:
+            text_format.Parse(pbtxt.read_text(encoding="utf-8"), saved)
+    except (message.DecodeError, text_format.ParseError, UnicodeDecodeError) as e:
+        raise GraphFileError(f"{pb if pb.is_file() else pbtxt} is not a readable SavedModel "
+                             f"({e})") from None
     tag_sets = [list(m.meta_info_def.tags) for m in saved.meta_graphs]
     for meta_graph in saved.meta_graphs:
         if tag in meta_graph.meta_info_def.tags:

@@ -160,17 +160,25 @@ double PeakMegabytes() {
   return 0;
 }
 
-bool IsSavedModel(const std::string& path) {
+// A SavedModel folder's graph file: saved_model.pb, or saved_model.pbtxt (text) where there is no .pb, as
+// LoadSavedModel reads them; "" when `path` is not a SavedModel folder.
+std::string SavedModelFile(const std::string& path) {
   std::error_code error;
-  return std::filesystem::is_directory(path, error) &&
-         std::filesystem::is_regular_file(std::filesystem::path(path) / "saved_model.pb", error);
+  if (!std::filesystem::is_directory(path, error)) return "";
+  for (const char* name : {"saved_model.pb", "saved_model.pbtxt"}) {
+    auto file = std::filesystem::path(path) / name;
+    if (std::filesystem::is_regular_file(file, error)) return file.string();
+  }
+  return "";
 }
 
 // The SavedModel's meta graph tagged "serve" (read only: nothing is loaded or run).
 tensorflow::MetaGraphDef ReadServeMetaGraph(const std::string& dir) {
-  std::string pb = (std::filesystem::path(dir) / "saved_model.pb").string();
+  std::string pb = SavedModelFile(dir);
   tensorflow::SavedModel saved;
-  auto status = tensorflow::ReadBinaryProto(tensorflow::Env::Default(), pb, &saved);
+  auto status = pb.size() > 6 && pb.substr(pb.size() - 6) == ".pbtxt"
+                    ? tensorflow::ReadTextProto(tensorflow::Env::Default(), pb, &saved)
+                    : tensorflow::ReadBinaryProto(tensorflow::Env::Default(), pb, &saved);
   if (!status.ok()) Fail(pb + " is not a readable SavedModel: " + std::string(status.message()));
   std::string tag_sets;
   for (const auto& meta : saved.meta_graphs()) {
@@ -333,7 +341,7 @@ std::pair<std::string, std::string> FromSignature(const tensorflow::MetaGraphDef
 }
 
 int Run(Options o) {
-  bool saved_model = IsSavedModel(o.graph);
+  bool saved_model = !SavedModelFile(o.graph).empty();
   tensorflow::MetaGraphDef meta;
   tensorflow::GraphDef graph_def;
   std::set<std::string> saver;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bazel test //:load_graph_test: the Bazel-built loader runs a real graph and reports errors.
+# bazel test //:load_graph_test: the Bazel-built loader runs a real graph, as a GraphDef and as a
+# SavedModel, and reports errors.
 # Usage: load_graph_test.sh LOAD_GRAPH
 set -euo pipefail
 loader="$1"
@@ -26,6 +27,17 @@ echo "$out"
 grep -q "ran 3 images through X -> Y (10 values each)" <<<"$out"
 grep -q "^accuracy 1.000000 (3 of 3)" <<<"$out"
 
+# The same graph as a SavedModel folder, by op names and through its signature.
+saved_model="cc/testdata/identity_saved_model"
+out=$("$loader" --graph="$saved_model" --images="$tmp/images" --labels="$tmp/labels" 2>/dev/null)
+echo "$out"
+grep -q "ran 3 images through X -> Y (10 values each)" <<<"$out"
+grep -q "^accuracy 1.000000 (3 of 3)" <<<"$out"
+out=$("$loader" --graph="$saved_model" --signature=serving_default --images="$tmp/images" \
+  --labels="$tmp/labels" 2>/dev/null)
+grep -q "ran 3 images through X:0 -> Y:0 (10 values each)" <<<"$out"
+grep -q "^accuracy 1.000000 (3 of 3)" <<<"$out"
+
 # Every failure is one "error:" line and exit status 1.
 expect_error() {
   local message="$1"; shift
@@ -38,4 +50,6 @@ expect_error "does not exist" --graph=missing.pb --images="$tmp/images"
 expect_error "node 'Z' is not in the graph" --graph="$graph" --images="$tmp/images" --input=Z
 expect_error "magic number 2049, expected 2051" --graph="$graph" --images="$tmp/labels"
 expect_error "unknown flag --bogus" --bogus=1
+expect_error "has no signature 'encode'" --graph="$saved_model" --images="$tmp/images" --signature=encode
+expect_error "applies to a SavedModel folder" --graph="$graph" --images="$tmp/images" --signature=serving_default
 echo "load_graph_test: all checks passed"
