@@ -13,7 +13,8 @@
 5. the protobuf cells: the conv classifier frozen to `export/conv_classifier.pb`, loaded back
    with ParseFromString + import_graph_def and scored in Python, and scored by the C++ loader
    (`loader`, e.g. `build/load_graph`, which `make lecture` builds) on the same held-out
-   images, written as IDX files;
+   images, written as IDX files; then the same as a SavedModel (`export/conv_classifier_saved_model/`),
+   scored the same two ways;
 6. REPORT.md in the output folder (`cadl_graph.lecture.report`).
 
 Each model trains in `<out_dir>/<model>`; rerunning resumes from those checkpoints, so a killed
@@ -113,15 +114,31 @@ class LoaderError(Error, RuntimeError):
     """The C++ loader is missing or failed."""
 
 
+def _cpp_accuracy(loader, graph, images_file, labels_file):
+    """The accuracy the C++ loader prints for `graph` (a .pb or a SavedModel folder)."""
+    if not Path(loader).is_file():
+        raise LoaderError(f"C++ loader {loader} does not exist; build it with make cc")
+    done = subprocess.run([str(loader), f"--graph={graph}", f"--images={images_file}",
+                           f"--labels={labels_file}"], capture_output=True, text=True,
+                          check=False)
+    line = next((l for l in done.stdout.splitlines() if l.startswith("accuracy ")), None)
+    if done.returncode != 0 or line is None:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise LoaderError(f"{loader} failed (exit {done.returncode}): {last}")
+    return float(line.split()[1])
+
+
 def protobuf_cells(train_dir, ds, out_dir, loader=None):
-    """Freeze the conv classifier, load it back, score it in Python and in C++.
+    """Freeze the conv classifier, load it back, score it in Python and in C++; then the same
+    as a SavedModel.
 
     Args:
       loader: path of the C++ loader (`make cc` builds build/load_graph), or None to skip it.
 
     Returns:
       dict: path, python (accuracy of the re-imported graph), cpp (accuracy printed by the C++
-      loader, or None when skipped), images (how many were scored).
+      loader, or None when skipped), images (how many were scored), saved_model (its path,
+      python and cpp accuracies, likewise).
 
     Raises:
       LoaderError: `loader` is not a file, or it failed.
@@ -134,26 +151,28 @@ def protobuf_cells(train_dir, ds, out_dir, loader=None):
     labels = ds.test.labels.argmax(axis=1).astype(np.uint8)
     images_file = idx.write_idx(out_dir / "test-images-idx3-ubyte", pixels)
     labels_file = idx.write_idx(out_dir / "test-labels-idx1-ubyte", labels)
-    probabilities = predict.run_graph(graph_def, pixels.reshape(len(pixels), -1) / np.float32(255))
-    python = float(np.mean(probabilities.argmax(axis=1) == labels))
+    images = pixels.reshape(len(pixels), -1) / np.float32(255)
+
+    def accuracy(probabilities):
+        return float(np.mean(probabilities.argmax(axis=1) == labels))
+
+    python = accuracy(predict.run_graph(graph_def, images))
     print(f"wrote {pb} ({len(graph_def.node)} nodes, step {signature['step']}); "
           f"re-imported in Python: test accuracy {python:.6f}")
-    cpp = None
     if loader is None:
         print("C++ loader not built (make cc builds build/load_graph); skipped")
-    elif not Path(loader).is_file():
-        raise LoaderError(f"C++ loader {loader} does not exist; build it with make cc")
-    else:
-        done = subprocess.run([str(loader), f"--graph={pb}", f"--images={images_file}",
-                               f"--labels={labels_file}"], capture_output=True, text=True,
-                              check=False)
-        line = next((l for l in done.stdout.splitlines() if l.startswith("accuracy ")), None)
-        if done.returncode != 0 or line is None:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise LoaderError(f"{loader} failed (exit {done.returncode}): {last}")
-        cpp = float(line.split()[1])
+    cpp = None if loader is None else _cpp_accuracy(loader, pb, images_file, labels_file)
+    if cpp is not None:
         print(f"C++ {Path(loader).name}: test accuracy {cpp:.6f}")
-    return dict(path=pb, python=python, cpp=cpp, images=len(pixels),
+    folder = out_dir / "conv_classifier_saved_model"
+    freeze.export(train_dir, folder, output_format="saved_model")
+    saved = dict(path=folder, python=accuracy(predict.run_graph(None, images,
+                                                                saved_model=folder)),
+                 cpp=None if loader is None else _cpp_accuracy(loader, folder, images_file,
+                                                               labels_file))
+    print(f"wrote {folder}: SavedModel test accuracy {saved['python']:.6f} in Python"
+          + ("" if loader is None else f", {saved['cpp']:.6f} in C++"))
+    return dict(path=pb, python=python, cpp=cpp, images=len(pixels), saved_model=saved,
                 loader=Path(loader).name if loader else "load_graph (not built)")
 
 

@@ -150,4 +150,10 @@ def render(results, seed, quick):
                   f"`export/{Path(frozen['path']).name}`, re-imported in Python: test accuracy "
                   f"**{fmt(frozen['python'])}**; C++ `{frozen['loader']}` on the same "
                   f"{frozen['images']} held-out images: {cpp}.", ""]
+        if "saved_model" in frozen:
+            saved = frozen["saved_model"]
+            cpp = "skipped" if saved["cpp"] is None else fmt(saved["cpp"])
+            lines += [f"The same graph as a SavedModel (`export/{Path(saved['path']).name}/`, "
+                      f"tag `serve`, signature `serving_default` X -> Y): Python "
+                      f"{fmt(saved['python'])}, C++ {cpp}.", ""]
     return "\n".join(lines)

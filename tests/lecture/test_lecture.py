@@ -1,5 +1,6 @@
 """The main job's script, run as a user runs it."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,11 @@ def test_quick_lecture_runs_every_step_end_to_end(tmp_path):
         assert (tmp_path / picture).is_file(), picture
     assert report.count("Trained graph: the course's batch norm") == 3  # the VAE family
     assert "Target: held-out test cost <= 0.025" in report  # the conv autoencoder
+    # The frozen .pb and the SavedModel of one checkpoint score alike.
+    frozen = re.search(r"re-imported in Python: test accuracy \*\*([0-9.]+)\*\*", report)
+    saved = re.search(r"as a SavedModel .*: Python ([0-9.]+), C\+\+ ([0-9.]+|skipped)\.", report)
+    assert frozen and saved and frozen.group(1) == saved.group(1), report
+    assert saved.group(2) in ("skipped", frozen.group(1)), report
     # A second run resumes every model from its final checkpoint and reports the same numbers:
     # scores come from a fresh inference graph with a fixed seed, even the VAEs' sampled costs.
     again = _run("--quick", f"--out_dir={tmp_path}")
