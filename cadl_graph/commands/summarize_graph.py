@@ -1,8 +1,9 @@
 """Says what a GraphDef file holds, as TensorFlow's summarize_graph does, and can run it.
 
 Reads a binary or text GraphDef, or a SavedModel folder (its `serve` graph, with its
-signatures listed; recognising and explaining a .meta or a checkpoint instead). Prints its inputs with dtype and shape, its likely outputs, variables
-left, constant parameters, versions and op types, and marks the ops that reach outside the
+signatures listed; recognising and explaining a .meta or a checkpoint instead). Prints its
+inputs with dtype and shape, its likely outputs, variables left, constant parameters, versions
+and op types, whether it draws random numbers, and marks the ops that reach outside the
 graph (files, printing, Python). With --images it feeds them to --input and prints the first
 rows of --output; with --labels too, the accuracy of a 10-class output. A graph with ops that
 reach outside it is refused before anything runs, unless --trust_graph says its origin is

@@ -13,8 +13,8 @@
 5. the protobuf cells: the conv classifier frozen to `export/conv_classifier.pb`, loaded back
    with ParseFromString + import_graph_def and scored in Python, and scored by the C++ loader
    (`loader`, e.g. `build/load_graph`, which `make lecture` builds) on the same held-out
-   images, written as IDX files; then the same as a SavedModel (`export/conv_classifier_saved_model/`),
-   scored the same two ways;
+   images, written as IDX files; then the same as a SavedModel
+   (`export/conv_classifier_saved_model/`), scored the same two ways;
 6. REPORT.md in the output folder (`cadl_graph.lecture.report`).
 
 Each model trains in `<out_dir>/<model>`; rerunning resumes from those checkpoints, so a killed
