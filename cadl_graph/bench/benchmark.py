@@ -362,6 +362,7 @@ def render(results, plot=None):
             lines.append(f"| {impl} | {_cell(t)} | {ratio} | {vs_peer} | {peak} | "
                          f"{_cell(score[impl])} | {mb} | {ok} |")
         lines.append("")
+    lines += _export_table(results)
     if results["scaling"]:
         lines += [f"## {SCALING_MODEL}: batch size", "",
                   "| batch | " + " | ".join(f"{i} images/s (peak MB)" for i in results["scaling"])
@@ -378,6 +379,25 @@ def render(results, plot=None):
         if plot:
             lines += [f"![images/s against batch size]({Path(plot).name})", ""]
     return "\n".join(lines)
+
+
+def _export_table(results):
+    """Scoring the frozen export, C++ beside Python, model by model: the ratio is the median
+    of each round's C++ / Python (the two ran one after the other in that round)."""
+    rows = []
+    for model, by_impl in results["models"].items():
+        py, cpp = by_impl.get("export_py", []), by_impl.get("export_cpp", [])
+        pairs = [c["score_images_per_s"] / p["score_images_per_s"] for p, c in zip(py, cpp)
+                 if "error" not in p and "error" not in c]
+        if pairs:
+            score = [_stats([r.get("score_images_per_s") for r in rs]) for rs in (py, cpp)]
+            rows.append(f"| {model} | {_cell(score[0])} | {_cell(score[1])} | "
+                        f"{statistics.median(pairs):.2f}x ({min(pairs):.2f}-{max(pairs):.2f}) |")
+    if not rows:
+        return []
+    return ["## Exports: the C++ loader beside Python", "",
+            "| model | export_py images/s | export_cpp images/s | C++ / Python, paired by round |",
+            "| --- | --- | --- | --- |", *rows, ""]
 
 
 def _scaling_plot(results, path):

@@ -24,6 +24,8 @@ def test_quick_benchmark_measures_every_implementation(tmp_path):
     for impl in ("project", "bare", "keras_fit", "keras_step"):
         assert rows[impl].rstrip(" |").endswith("yes"), rows[impl]  # the held-out metric rose
     assert (tmp_path / "results.json").is_file()
+    assert "## Exports: the C++ loader beside Python" in results
+    assert "linear_classifier" in rows and rows["linear_classifier"].rstrip(" |").endswith(")")
 
 
 def test_forward_flops_count_the_lecture_models():
