@@ -239,8 +239,9 @@ def build_export(prefix, model_name=None, hparams=None, part="model", output_nod
                             graph.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES))
         frozen = freeze(sess, graph, list(outputs.values()))
         step = _global_step(prefix)
+    frozen_ops = {n.name for n in frozen.node}
     for drawn, centre in stand_ins.items():
-        if drawn.op.name in {n.name for n in frozen.node}:
+        if drawn.op.name in frozen_ops:
             frozen = _rewired(frozen, drawn.name, centre.name)
     # The decoder reads the code (z, or z_mu when deterministic); then it reads it via Z.
     code = model.end_points["z_mu"] if model.z in stand_ins else model.z
@@ -251,13 +252,14 @@ def build_export(prefix, model_name=None, hparams=None, part="model", output_nod
     graph_def, interface = _with_interface(frozen, model, inputs, outputs, bindings, mean_img,
                                            custom_outputs=output_nodes is not None)
     _check_inference_graph(graph_def, set(inputs), model, part)
+    export_ops = {n.name for n in graph_def.node}
     signature = dict(
         model=model.name, part=part, tensorflow=tf.__version__,
         producer=graph_def.versions.producer, checkpoint=os.fspath(prefix), step=step,
         inputs=[_describe(interface[n]) for n in inputs],
         outputs=[{**_describe(t), "name": n} for n, t in outputs.items()],
         bound={k: np.asarray(v).tolist() for k, v in bindings.items()
-               if f"bind/{k}" in {n.name for n in graph_def.node}},
+               if f"bind/{k}" in export_ops},
         input_mean_baked_in=mean_img is not None,
         trained_constants=_trained_constants(graph_def, model),
         deterministic=deterministic, random_ops=summarize.random_ops(graph_def))
@@ -267,9 +269,9 @@ def build_export(prefix, model_name=None, hparams=None, part="model", output_nod
 
 
 def _sampling_models():
+    """The registry models whose inference graph draws random numbers."""
     return [name for name in registry.NAMES
-            if {"variational", "denoising"} & {k for k, v in registry.hparams(name).items()
-                                               if v is True}]
+            if any(registry.hparams(name).get(k) is True for k in ("variational", "denoising"))]
 
 
 def _decoder_reads_input(frozen, model, code):

@@ -96,6 +96,9 @@ class Runner:
             meta_graph = graphfile.load_meta_graph(saved_model)
             graph_def, saver = meta_graph.graph_def, untrusted.saver_ops(meta_graph)
         untrusted.check(graph_def, trust, allowed=saver)
+        if meta_graph is not None and not trust:
+            untrusted.check_fetches(graph_def, untrusted.init_ops(meta_graph) + [output_name],
+                                    saver, str(saved_model))
         for fatal, problem in graphfile.check_versions(graph_def):
             if fatal:
                 raise GraphFileError(problem)
@@ -104,10 +107,7 @@ class Runner:
         with graph.as_default():
             if meta_graph is None:
                 tf.import_graph_def(graph_def, name="")
-            else:
-                fetches = untrusted.init_ops(meta_graph) + [output_name]
-                if not trust:
-                    untrusted.check_fetches(graph_def, fetches, saver, str(saved_model))
+            else:  # the loader restores the variables and runs the init ops
                 tf.saved_model.loader.load(self.session, [graphfile.SERVE_TAG],
                                            str(saved_model))
         self.x = _tensor(graph, graph_def, input_name)
@@ -158,12 +158,13 @@ def run_files(graph_def, images_path, labels_path=None, input_name="X", output_n
       UntrustedGraphError, GraphFileError: as `run_graph`, or labels that do not fit the
         inputs or a non-10-class output.
     """
-    saver = (untrusted.saver_ops(graphfile.load_meta_graph(saved_model)) if saved_model
-             else frozenset())
-    untrusted.check(graph_def, trust, allowed=saver)  # before the image file is even opened
-    inputs = load_inputs(images_path, limit)
-    outputs = run_graph(graph_def, inputs, input_name, output_name, trust=trust,
-                        saved_model=saved_model)
+    # The Runner checks the graph (and loads it) before the image file is even opened.
+    runner = Runner(graph_def, input_name, output_name, trust, saved_model)
+    try:
+        inputs = load_inputs(images_path, limit)
+        outputs = runner(inputs)
+    finally:
+        runner.close()
     flat = outputs.reshape(len(outputs), -1)
     lines = [f"ran {len(inputs)} inputs: {output_name} has shape {outputs.shape}"]
     lines += [" ".join(f"{v:.4f}" for v in row[:10]) + (" ..." if row.size > 10 else "")
