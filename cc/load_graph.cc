@@ -9,6 +9,7 @@
 //     lecture's autoencoder cost), for an output as wide as the input;
 //   - the first output rows.
 // --dump writes every output value as little-endian float32, for comparison with Python.
+// --inter_op=auto|caller|pool: where ops run (see Run; auto times both and keeps the faster).
 // Every failure prints one line on stderr starting with "error:" and exits non-zero.
 // A graph is a program: before anything runs, ops that reach outside the graph (files,
 // printing, Python, anything TensorFlow marks stateful but random numbers, asserts, variables
@@ -61,6 +62,7 @@ struct Failure {
 
 struct Options {
   std::string graph, images, labels, input = "X", output = "Y", dump, signature;
+  std::string inter_op = "auto";
   long batch = 1000, limit = -1, rows = 3;
   bool trust_graph = false;
 };
@@ -77,7 +79,7 @@ Options ParseFlags(int argc, char** argv) {
   std::map<std::string, std::string*> strings = {
       {"--graph", &o.graph},   {"--images", &o.images}, {"--labels", &o.labels},
       {"--input", &o.input},   {"--output", &o.output}, {"--dump", &o.dump},
-      {"--signature", &o.signature}};
+      {"--signature", &o.signature}, {"--inter_op", &o.inter_op}};
   std::map<std::string, long*> counts = {{"--batch", &o.batch}, {"--limit", &o.limit}, {"--rows", &o.rows}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -95,11 +97,13 @@ Options ParseFlags(int argc, char** argv) {
     } else {
       Fail("unknown flag " + name +
            "; known: --graph --images --labels --input --output --signature --batch --limit --rows --dump "
-           "--trust_graph");
+           "--inter_op --trust_graph");
     }
   }
   if (o.graph.empty() || o.images.empty()) Fail("--graph and --images are required");
   if (o.batch < 1) Fail("--batch must be at least 1");
+  if (o.inter_op != "auto" && o.inter_op != "caller" && o.inter_op != "pool")
+    Fail("--inter_op takes auto, caller or pool, got '" + o.inter_op + "'");
   return o;
 }
 
@@ -406,11 +410,7 @@ int Run(Options o) {
            "x" + std::to_string(image_dims[2]) + ")");
   }
 
-  // Ops run one at a time in the calling thread; each op still spreads its work over the
-  // intra-op pool (one thread per core, as in Python's default session). The default inter-op
-  // pool of one thread per core only competes with that pool for the cores of a small model.
-  tensorflow::SessionOptions session_options;
-  session_options.config.set_inter_op_parallelism_threads(-1);
+  tensorflow::SessionOptions session_options;  // TensorFlow's defaults, as Python's session
   std::unique_ptr<tensorflow::Session> session;
   tensorflow::Status status;
   if (saved_model) {
@@ -423,13 +423,23 @@ int Run(Options o) {
     status = session->Create(graph_def);
     if (!status.ok()) Fail("cannot create a session for " + o.graph + ": " + std::string(status.message()));
   }
+  // Where ops run (--inter_op): in the calling thread, one at a time ("caller"), or on the
+  // session's inter-op pool ("pool", TensorFlow's default). Each op spreads its own work over the
+  // intra-op pool either way. The caller thread saves a hand-off per op, which wins on small
+  // graphs; the pool overlaps independent branches, which wins when a graph has heavy ones (the
+  // conv VAE's batch norms compute batch moments beside the main path). "auto" times both on
+  // the first batches and keeps the faster. Both give bit-identical outputs.
   // The feed and fetch are resolved once, not looked up by name on every batch.
-  tensorflow::CallableOptions callable_options;
-  callable_options.add_feed(o.input);
-  callable_options.add_fetch(o.output);
-  tensorflow::Session::CallableHandle callable;
-  status = session->MakeCallable(callable_options, &callable);
-  if (!status.ok()) Fail("running " + o.output + ": " + std::string(status.message()));
+  std::map<std::string, tensorflow::Session::CallableHandle> callables;
+  for (const auto& [mode, pool] : {std::pair<std::string, int>{"caller", -1}, {"pool", 0}}) {
+    if (o.inter_op != "auto" && o.inter_op != mode) continue;
+    tensorflow::CallableOptions callable_options;
+    callable_options.add_feed(o.input);
+    callable_options.add_fetch(o.output);
+    callable_options.mutable_run_options()->set_inter_op_thread_pool(pool);
+    status = session->MakeCallable(callable_options, &callables[mode]);
+    if (!status.ok()) Fail("running " + o.output + ": " + std::string(status.message()));
+  }
 
   // Every pixel is scaled once, through a table, into one float tensor [n, width]; a batch is a
   // view of its rows, copied only when the view would not be aligned as TensorFlow needs.
@@ -447,7 +457,27 @@ int Run(Options o) {
   auto started = std::chrono::steady_clock::now();
   long timed = n;
   std::vector<tensorflow::Tensor> fetched;
-  for (long start = 0; start < n; start += o.batch) {
+  // With --inter_op=auto, batches 1-6 alternate between the two modes (batch 0 warms up), then
+  // the faster mode by median batch time runs the rest; the tuning batches are timed too.
+  constexpr long kTrials = 6;
+  std::string mode = o.inter_op == "auto" ? "caller" : o.inter_op;
+  std::map<std::string, std::vector<double>> trial_seconds;
+  std::string choice = o.inter_op == "auto" ? "" : o.inter_op + " (--inter_op)";
+  for (long start = 0, b = 0; start < n; start += o.batch, ++b) {
+    if (o.inter_op == "auto" && b >= 1 && b <= kTrials) mode = b % 2 ? "pool" : "caller";
+    if (o.inter_op == "auto" && b == kTrials + 1) {
+      auto median = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v[v.size() / 2];
+      };
+      double caller = median(trial_seconds["caller"]), pool = median(trial_seconds["pool"]);
+      mode = caller <= pool ? "caller" : "pool";
+      char text[160];
+      std::snprintf(text, sizeof text, "%s (auto: median batch %.3f ms in the caller thread, %.3f ms on the pool)",
+                    mode.c_str(), caller * 1e3, pool * 1e3);
+      choice = text;
+    }
+    auto batch_started = std::chrono::steady_clock::now();
     // Ops now run on this thread: flush denormal floats to zero while they run, as TensorFlow's
     // pool threads do on theirs, so outputs stay bit for bit what the default session gives.
     tensorflow::port::ScopedFlushDenormal flush_denormals;
@@ -458,7 +488,10 @@ int Run(Options o) {
       std::memcpy(x.flat<float>().data(), input_data + start * width, rows * width * sizeof(float));
     }
     fetched.clear();
-    status = session->RunCallable(callable, {x}, &fetched, nullptr);
+    status = session->RunCallable(callables[mode], {x}, &fetched, nullptr);
+    if (o.inter_op == "auto" && b >= 1 && b <= kTrials)
+      trial_seconds[mode].push_back(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - batch_started).count());
     if (!status.ok()) Fail("running " + o.output + ": " + std::string(status.message()));
     if (fetched[0].dtype() != tensorflow::DT_FLOAT)
       Fail("output " + o.output + " is " + tensorflow::DataTypeString(fetched[0].dtype()) +
@@ -481,6 +514,8 @@ int Run(Options o) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::cout << "graph " << o.graph << ": " << graph_def.node_size() << " nodes; ran " << n << " images through "
             << o.input << " -> " << o.output << " (" << out_width << " values each)\n";
+  if (choice.empty()) choice = "caller (auto: too few batches to compare)";
+  std::cout << "inter-op: " << choice << "\n";
   std::printf("timing %.6f s for %ld images, peak memory %.0f MB, %.1f images/s\n", seconds, timed,
               PeakMegabytes(), seconds > 0 ? timed / seconds : 0.0);
 

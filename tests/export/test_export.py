@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -140,6 +141,28 @@ def test_cpp_outputs_equal_python(name, exports, loader, idx_files, tmp_path):
         assert f"mean reconstruction cost {cost:.6f}" in done.stdout
 
 
+@pytest.mark.parametrize("name", ["fc_autoencoder", "conv_vae"])
+def test_cpp_inter_op_modes_give_bit_identical_outputs(name, exports, loader, idx_files,
+                                                       tmp_path):
+    """Ops in the calling thread, on the pool, or whichever auto times faster: the same bits."""
+    images_file, _, pixels = idx_files
+    assert len(pixels) >= 8 * 10, "auto needs a warm-up batch and six trial batches"
+    outputs, choices = {}, {}
+    for mode in ("caller", "pool", "auto"):
+        dump = tmp_path / f"{mode}.f32"
+        done = _cpp(loader, f"--graph={exports[name][0]}", f"--images={images_file}",
+                    f"--dump={dump}", "--batch=10", f"--inter_op={mode}")
+        assert done.returncode == 0, done.stderr
+        outputs[mode] = dump.read_bytes()
+        choices[mode] = next(line for line in done.stdout.splitlines()
+                             if line.startswith("inter-op: "))
+    assert outputs["caller"] == outputs["pool"] == outputs["auto"]
+    assert choices["caller"] == "inter-op: caller (--inter_op)"
+    assert choices["pool"] == "inter-op: pool (--inter_op)"
+    assert re.fullmatch(r"inter-op: (caller|pool) \(auto: median batch [\d.]+ ms in the caller "
+                        r"thread, [\d.]+ ms on the pool\)", choices["auto"]), choices["auto"]
+
+
 def test_cpp_failures_give_one_clear_line(loader, exports, idx_files, tmp_path):
     path = exports["linear_classifier"][0]
     images_file, labels_file, _ = idx_files
@@ -156,6 +179,8 @@ def test_cpp_failures_give_one_clear_line(loader, exports, idx_files, tmp_path):
         ([f"--graph={path}", f"--images={labels_file}"], "magic number 2049, expected 2051"),
         ([f"--graph={path}"], "--graph and --images are required"),
         ([f"--graph={path}", f"--images={images_file}", "--batch=x"], "whole number"),
+        ([f"--graph={path}", f"--images={images_file}", "--inter_op=2"],
+         "--inter_op takes auto, caller or pool"),
     ]
     for args, message in cases:
         done = _cpp(loader, *args)
