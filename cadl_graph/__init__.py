@@ -15,7 +15,8 @@ holds this map against the code, and each folder's own docstring lists its modul
   golden/    golden op listings, any two graphs compared, the pytest plugin
   training/  the training loop, its run folder, scoring, checkpoints, clusters
   export/    frozen GraphDefs from checkpoints; summarize and run them
-  teach/     every op explained by what made it; Out[48]'s renames; measured lessons
+  teach/     every op explained by what made it, and drawn; a page per graph; Out[48]'s
+             renames; measured lessons
   lecture/   the whole lecture, end to end, and its report
   bench/     speed beside a bare loop, Keras 3 and PyTorch
   commands/  the command lines (`cadl-graph COMMAND`; scripts/ holds their thin mains)

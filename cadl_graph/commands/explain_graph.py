@@ -10,6 +10,12 @@ holds, with the hyperparameters it was trained with (and, with --frozen, its tra
 frozen). --lecture_cells prints the page that walks the lecture's
 Out[48] graph cell by cell (golden/lecture/out48_cells.md is a copy of it).
 
+--picture=FILE.svg (or .png) draws the graph as its groups instead: the forward pass down the
+left, each layer's gradients up the right, tied weights as red arrows, a batch norm's cond and
+where its moving-average update lives; with --frozen, what freezing kept, made constant and
+removed. --pages=FOLDER writes a page with pictures for every registry graph (docs/graph-pages
+holds them).
+
 Examples:
   cadl-graph explain_graph --model=conv_autoencoder
   cadl-graph explain_graph --model=vae --variant=bn_in_cond
@@ -17,14 +23,18 @@ Examples:
   cadl-graph explain_graph --checkpoint=runs/train/vae --frozen
   cadl-graph explain_graph --model=linear_classifier --format=markdown
   cadl-graph explain_graph --lecture_cells > golden/lecture/out48_cells.md
+  cadl-graph explain_graph --model=vae --picture=vae.svg
+  cadl-graph explain_graph --model=conv_classifier --frozen --picture=frozen.png
+  cadl-graph explain_graph --pages=docs/graph-pages
 """
 
 from absl import app, flags
 
 from cadl_graph import cli
 from cadl_graph.graphs import registry
-from cadl_graph.teach import explain, out48, renames
+from cadl_graph.teach import explain, out48, pages, picture, renames
 from cadl_graph.training import rundir
+from cadl_graph.teach import drawing
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", None, registry.NAMES, "Registry model to explain.")
@@ -37,21 +47,35 @@ flags.DEFINE_string("checkpoint", None, "A training run's folder or checkpoint p
                     "give the same structure).")
 flags.DEFINE_enum("format", "text", ["text", "markdown"], "Output format.")
 flags.DEFINE_bool("lecture_cells", False, "Print the Out[48] cell-by-cell page.")
+flags.DEFINE_string("picture", None, "Draw the graph into this .svg or .png file instead of "
+                    "printing its groups.")
+flags.DEFINE_string("pages", None, "Write a Markdown page and pictures for every registry "
+                    "graph into this folder.")
 flags.register_validator("model", lambda v: v is not None or FLAGS.lecture_cells or
-                         FLAGS.checkpoint, message="--model is required (or --checkpoint, or "
-                         "--lecture_cells)")
+                         FLAGS.checkpoint or FLAGS.pages, message="--model is required (or "
+                         "--checkpoint, --lecture_cells or --pages)")
+flags.register_validator("picture", lambda v: v is None or v.endswith((".svg", ".png")),
+                         message="--picture names an .svg or .png file")
 
 
 def main(argv):
     cli.no_arguments(argv)
-    given = [n for n in ("model", "variant", "frozen", "format", "checkpoint")
+    given = [n for n in ("model", "variant", "frozen", "format", "checkpoint", "picture")
              if FLAGS[n].present]
-    if FLAGS.lecture_cells and given:
-        raise app.UsageError(f"--lecture_cells prints one fixed page; drop --{given[0]}")
+    for fixed in ("lecture_cells", "pages"):
+        if FLAGS[fixed].value and given:
+            raise app.UsageError(f"--{fixed} writes fixed pages; drop --{given[0]}")
 
     def job():
         if FLAGS.lecture_cells:
             print(out48.lecture_cells_page(renames.lecture_names()), end="")
+            return
+        if FLAGS.pages:
+            for path in pages.write(FLAGS.pages):
+                print(f"wrote {path}")
+            return
+        if FLAGS.picture:
+            _draw()
             return
         markdown = FLAGS.format == "markdown"
         name, overrides = _model_and_hparams()
@@ -71,6 +95,16 @@ def main(argv):
         print("\n".join(explain.format_groups(group_list, markdown)))
 
     return cli.run(job)
+
+
+def _draw():
+    name, overrides = _model_and_hparams()
+    if FLAGS.frozen:
+        scene = picture.frozen_scene(name, FLAGS.checkpoint, overrides)
+    else:
+        scene = picture.scene(registry.build_in_new_graph(name, **overrides), name)
+    path = drawing.save(scene, FLAGS.picture)
+    print(f"wrote {path}: {scene.title}")
 
 
 def _model_and_hparams():
