@@ -116,6 +116,7 @@ def _mean_x(scene, box, centres):
 def draw(scene):
     """A matplotlib Figure of the scene."""
     centres, paths = layout(scene)
+    states = {b.key: b.state for b in scene.boxes}
     drawn = [pt for key, path in paths.items() if scene.edges[key][0] not in NOT_DRAWN
              for pt in path]
     xs = [x for x, _ in [*centres.values(), *drawn]]
@@ -135,6 +136,8 @@ def draw(scene):
         if kind in NOT_DRAWN:
             continue
         colour, line_width, style, alpha = EDGE[kind]
+        if p.LATER in (states[a], states[b]):
+            alpha *= 0.2
         points = _clip(paths[(a, b)])
         arrow = FancyArrowPatch(path=_smooth(points), arrowstyle="-|>",
                                 mutation_scale=6, color=colour, linewidth=line_width,
@@ -147,14 +150,17 @@ def draw(scene):
     for box in scene.boxes:
         x, y = centres[box.key]
         edge_colour, edge_width = BORDER.get(box.kind, ("#555555", 0.6))
+        if box.state == p.NEW:
+            edge_colour, edge_width = "#e69138", 2.4
+        alpha = 0.25 if box.state == p.LATER else 1.0
         axes.add_patch(FancyBboxPatch((x - BOX_W / 2, y - BOX_H / 2), BOX_W, BOX_H,
                                       boxstyle="round,pad=0,rounding_size=0.06",
                                       facecolor=FILL[box.kind], edgecolor=edge_colour,
-                                      linewidth=edge_width, zorder=2))
+                                      linewidth=edge_width, alpha=alpha, zorder=2))
         axes.text(x, y - 0.12, _fit(box.title, 44), fontsize=FONT, ha="center",
-                  va="center", weight="bold", zorder=3)
+                  va="center", weight="bold", alpha=alpha, zorder=3)
         axes.text(x, y + 0.12, _fit(f"{len(box.ops)} ops: {box.note}", 58),
-                  fontsize=FONT - 0.5, ha="center", va="center", zorder=3)
+                  fontsize=FONT - 0.5, ha="center", va="center", alpha=alpha, zorder=3)
     return figure
 
 

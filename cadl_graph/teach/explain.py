@@ -68,6 +68,7 @@ class Group:
     title: str
     ops: list
     notes: list = dataclasses.field(default_factory=list)
+    examples: list = dataclasses.field(default_factory=list)  # default: the first ops
 
 
 class _Layers:
@@ -144,6 +145,27 @@ def _notes(group, graph):
     if variables:
         notes.append("variables: " + ", ".join(
             f"{v.name} {v.outputs[0].shape.as_list()}" for v in variables))
+        parts = []
+        for v in variables:
+            initializer = sum(n.startswith(v.name + "/Initializer/") for n in group.ops)
+            short = "/".join(v.name.split("/")[-2 if v.name.endswith("Average") else -1:])
+            parts.append(f"{short}: VariableV2, Assign, read and {initializer} initializer "
+                         f"op{'s' if initializer != 1 else ''}")
+        compute = [op for op in ops if op.type != "VariableV2" and _variable_of(op.name) is None]
+        notes.append("ops: " + "; ".join(parts) + f"; then {len(compute)} that compute")
+    group_ops = set(group.ops)
+    tied = sorted({t.op.name[:-len("/read")] for op in ops for t in op.inputs
+                   if t.op.type == "Identity" and t.op.name.endswith("/read")
+                   and t.op.name not in group_ops})
+    if tied:
+        notes.append("reads " + ", ".join(tied) + ": another layer's weights (tied: the "
+                     "decoder reuses the encoder's W, as the lecture's In[28] does)")
+    doubled = next((v.name for v in variables if v.name.count(scope_of(v.name).split("/")[0])
+                    > 1 and "ExponentialMovingAverage" in v.name), None)
+    if doubled:
+        notes.append(f"doubled scope in {doubled}: ExponentialMovingAverage names a shadow "
+                     "variable after the full name of the tensor it averages and creates it "
+                     "in the scope it is applied in")
     types = collections.Counter(op.type for op in ops)
     notes.append("types: " + ", ".join(f"{n} {t}" for t, n in types.most_common(6)) +
                  (", ..." if len(types) > 6 else ""))
@@ -187,9 +209,99 @@ def groups(model):
         titles[op.name] = title
     result = list(by_title.values())
     for group in result:
+        group.examples = examples(group.ops, graph)
         if group.kind in (FORWARD, COST, ACCURACY):
             group.notes = _notes(group, graph)
+        elif group.kind == GRADIENTS:
+            group.notes = _gradient_notes(group)
+    _explain_once(result)
+    if "z_log_sigma" in model.end_points:
+        _vae_notes(model, result)
     return result
+
+
+def _gradient_notes(group):
+    """Which forward ops a gradient group differentiates, with each one's op count."""
+    per_op = collections.Counter(_GRAD_OF.match(n).group(1) for n in group.ops
+                                 if _GRAD_OF.match(n))
+    if not per_op:
+        return ["the seed (Fill: d cost / d cost = 1) and the AddN that sums the gradients of a "
+                "tensor read by several ops"]
+    layer = group.title.split(" of the layer ", 1)[-1] + "/"
+    shown = [f"{op.removeprefix(layer)} ({n})" for op, n in per_op.items()]
+    more = f", ... ({len(shown) - SHOWN * 2} more)" if len(shown) > SHOWN * 2 else ""
+    return ["ops per forward op it differentiates: " + ", ".join(shown[:SHOWN * 2]) + more]
+
+
+_ONCE = {
+    FORWARD: "each variable is several ops: the VariableV2 that holds its value, the Assign "
+             "that writes its initial value (init runs it), the Identity `read` that the "
+             "layer reads, and the ops under <var>/Initializer/ that compute the initial value "
+             "(a random_uniform: shape, min, max, RandomUniform, sub, mul, add)",
+    GRADIENTS: "each forward op gets a `<op>_grad` scope: its local derivative plus the shape "
+               "bookkeeping that undoes broadcasting and reductions (a reduce_mean's gradient "
+               "rebuilds its input's shape at run time, tiles the incoming gradient over it "
+               "and divides by the count), so a 5-op cost has dozens of gradient ops",
+}
+
+
+def _explain_once(group_list):
+    """The first layer with variables and the first gradient group explain what every later
+    one holds."""
+    for kind, text in _ONCE.items():
+        first = next((g for g in group_list if g.kind == kind and
+                      (kind != FORWARD or any(n.startswith("variables:") for n in g.notes))),
+                     None)
+        if first is not None:
+            first.notes.append(text)
+
+
+def vae_terms(model, cost_ops):
+    """The VAE's sampling and cost terms, by op name: {random, exp, z, reconstruction, kl,
+    mean} (`cost_ops`: the ops the cost adds beyond the forward pass)."""
+    graph = model.graph
+    sampling = ancestors([model.z])
+    code = {model.end_points[k].op for k in ("z_mu", "z_log_sigma")}
+    from_code, from_y = _descendants(graph, code), _descendants(graph, {model.y.op})
+    in_order = [op for op in graph.get_operations() if op.name in cost_ops]
+    kl = [op.name for op in in_order if op in from_code and op not in from_y]
+    # y depends on z too: the reconstruction term is what y feeds before the terms meet.
+    after_kl = _descendants(graph, {graph.get_operation_by_name(n) for n in kl})
+    return dict(random=[op.name for op in graph.get_operations()
+                        if op in sampling and op.type == "RandomStandardNormal"],
+                exp=[op.name for op in graph.get_operations()
+                     if op in sampling and op.type == "Exp"],
+                z=model.z.op.name, mean=model.cost.op.name, kl=kl,
+                reconstruction=[op.name for op in in_order
+                                if op in from_y and op not in after_kl])
+
+
+def _vae_notes(model, group_list):
+    cost = next(g for g in group_list if g.kind == COST)
+    terms = vae_terms(model, set(cost.ops))
+    cost.notes += [f"reconstruction term: {', '.join(terms['reconstruction'])} (squared error "
+                   "summed per example)",
+                   f"KL term: {', '.join(terms['kl'])} (-0.5 * sum(1 + 2 log_sigma - mu^2 - "
+                   f"exp(2 log_sigma))); {terms['mean']} averages their sum over the batch"]
+    sampler = next(g for g in group_list if terms["z"] in g.ops)
+    sampler.notes.append(f"reparameterization z = z_mu + exp(z_log_sigma) * epsilon: "
+                         f"{terms['random'][0]} draws epsilon, {terms['exp'][0]} is "
+                         f"exp(z_log_sigma), {terms['z']} is z")
+
+
+def _descendants(graph, roots):
+    """Every op that depends on the ops `roots` through data edges (roots included)."""
+    consumers = collections.defaultdict(list)
+    for op in graph.get_operations():
+        for t in op.inputs:
+            consumers[t.op].append(op)
+    seen, stack = set(), list(roots)
+    while stack:
+        op = stack.pop()
+        if op not in seen:
+            seen.add(op)
+            stack.extend(consumers[op])
+    return seen
 
 
 def frozen(name, checkpoint=None, hparams=None):
@@ -244,9 +356,23 @@ def frozen(name, checkpoint=None, hparams=None):
     ], list(removed.values())
 
 
-def _examples(ops):
-    shown = ", ".join(ops[:SHOWN])
-    return shown + (f", ... ({len(ops) - SHOWN} more)" if len(ops) > SHOWN else "")
+def examples(names, graph, most=SHOWN):
+    """Up to `most` of the names that show what a group does: ops that compute first (Conv2D,
+    Relu), then variables, then their Assign/read/initializer internals and constants."""
+    def rank(name):
+        op = graph.get_operation_by_name(name)
+        if op.type == "VariableV2":
+            return 1
+        if op.type == "Const" or _variable_of(name) is not None:
+            return 2
+        return 0
+    return sorted(names, key=rank)[:most]  # sorted() is stable: creation order within a rank
+
+
+def _examples(group):
+    shown = ", ".join(group.examples or group.ops[:SHOWN])
+    more = len(group.ops) - SHOWN
+    return shown + (f", ... ({more} more)" if more > 0 else "")
 
 
 def format_groups(group_list, markdown=False):
@@ -255,12 +381,12 @@ def format_groups(group_list, markdown=False):
     for g in group_list:
         if markdown:
             lines += [f"- **{g.title}** ({g.kind}): {len(g.ops)} ops, e.g. "
-                      f"`{'`, `'.join(g.ops[:SHOWN])}`"]
+                      f"`{'`, `'.join(g.examples or g.ops[:SHOWN])}`"]
             lines += [f"  - {note}" for note in g.notes]
         else:
             lines += [f"{len(g.ops):5d}  {g.title}"]
             lines += [f"       {note}" for note in g.notes]
-            lines += [f"       e.g. {_examples(g.ops)}"]
+            lines += [f"       e.g. {_examples(g)}"]
     return lines
 
 

@@ -17,8 +17,8 @@ from cadl_graph.compat import tf
 from cadl_graph.data.datasets import IMAGE_SIZE, N_CLASSES, N_FEATURES
 from cadl_graph.graphs import autoencoders, classifiers, registry
 from cadl_graph.graphs.model import adam_minimize
-from cadl_graph.teach import renames
-from cadl_graph.teach.explain import groups
+from cadl_graph.teach import picture, renames
+from cadl_graph.teach.explain import examples, groups
 
 
 @dataclasses.dataclass
@@ -55,10 +55,13 @@ def lecture_cells():
                  lambda: tf.placeholder(tf.float32, [None, N_FEATURES]))
         X_tensor = cell("In[24]", "X_tensor = tf.reshape(X, [-1, 28, 28, 1])",
                         lambda: tf.reshape(X, [-1, IMAGE_SIZE, IMAGE_SIZE, 1]))
+        cell("In[25]", "n_filters = [16, 16, 16]; filter_sizes = [4, 4, 4]", lambda: None)
         z, Ws, shapes, _ = cell(
             "In[26]", "for each layer: W = tf.get_variable(...); "
             "tf.nn.relu(tf.nn.conv2d(current_input, W, ...))",
             lambda: autoencoders.conv_encoder(X_tensor, ae["n_filters"], ae["filter_sizes"]))
+        cell("In[27]", "Ws.reverse(); shapes.reverse(); n_filters.reverse(); "
+             "n_filters = n_filters[1:] + [1]", lambda: None)
         decoded, _ = cell(
             "In[28]", "for each layer: tf.nn.relu(tf.nn.conv2d_transpose(current_input, W, "
             "tf.stack([tf.shape(X)[0], ...]), ...))",
@@ -94,12 +97,41 @@ def lecture_cells():
     return graph, cells
 
 
-def _counts(ops, roles, key):
+_NOUNS = dict(placeholders="placeholder", forward="forward op", cost="cost op",
+              accuracy="accuracy op", gradients="gradient op", optimizer="optimizer op",
+              init="init op", other="other op")
+
+
+def _counts(ops, roles, key, nouns=None):
     counts = collections.Counter(key(roles[name]) for name in ops)
-    return "; ".join(f"{n} {what}" for what, n in counts.items())
+    if nouns is None:
+        return "; ".join(f"{n} {what}" for what, n in counts.items())
+    return "; ".join(f"{n} {nouns[what]}{'s' if n != 1 else ''}" for what, n in counts.items())
 
 
 CELLS_PAGE = "lecture/out48_cells.md"
+# Where cell_pictures() go, and how the page (in golden/lecture/) links to them.
+PICTURES = "out48"  # a folder under docs/graph-pages
+PICTURE_LINK = "../../docs/graph-pages/out48/"
+
+
+def _picture_name(index, cell):
+    return f"{index:02d}-{cell.cell.strip('[]').replace('[', '')}.svg"
+
+
+def cell_pictures():
+    """{file name: Scene}: Out[48]'s finished graph drawn after each cell that adds ops, what
+    the cell added highlighted and what later cells add drawn faint (one layout for all)."""
+    graph, cells = lecture_cells()
+    whole = picture.scene(registry.build_in_new_graph("lecture_sequence"))
+    built, out = [], {}
+    for i, c in enumerate(cells):
+        if c.ops:
+            built += c.ops
+            out[_picture_name(i, c)] = picture.cell_scene(
+                whole, built, c.ops, f"{c.cell} {c.code}: +{len(c.ops)} ops, "
+                f"{len(built)} of {len(graph.get_operations())}")
+    return out
 
 
 def lecture_cells_page(lecture_names):
@@ -113,8 +145,8 @@ def lecture_cells_page(lecture_names):
     roles = {name: g for g in groups(model) for name in g.ops}
     ours = [op.name for op in graph.get_operations()]
     rows = renames.explain(lecture_names, ours)
-    printed = collections.Counter(ours_name for *_, ours_name in rows if ours_name)
-    gone = sum(1 for *_, ours_name in rows if ours_name is None)
+    counts = renames.coverage(rows)
+    carried = {ours_name for *_, ours_name in rows if ours_name}
     lines = [
         "# Out[48], cell by cell",
         "",
@@ -124,18 +156,26 @@ def lecture_cells_page(lecture_names):
         f"The lecture builds its convolutional autoencoder (In[23]-[30]) and then its linear "
         f"classifier (In[41]-[47]) into one graph, never resetting it, and prints every op "
         f"name: {len(lecture_names)} names in TensorFlow 0.x. Built with TensorFlow "
-        f"{tf.__version__}, the same cells make {len(ours)} ops; {sum(printed.values())} of "
-        f"the lecture's names are still here (some renamed, see `cadl_graph/teach/renames.py`) and "
-        f"{gone} named gradient internals that TensorFlow no longer creates. Below, each "
-        "cell's code, how many ops it added, and what they are.",
+        f"{tf.__version__}, the same cells make {len(ours)} ops. Of the lecture's "
+        f"{len(lecture_names)} names, {counts['identical']} are identical here, "
+        f"{counts['renamed']} are here under a new name, and {counts['gone']} named gradient "
+        f"internals that TensorFlow no longer creates ({counts['unexplained']} unexplained; "
+        "`cadl_graph/teach/renames.py` holds a rule for each, and tests/teach/test_out48.py "
+        "prints these counts as its coverage line). The "
+        f"{counts['identical'] + counts['renamed']} names still here are {len(carried)} of our "
+        f"ops (the lecture's `Slice` and `Squeeze` are one `strided_slice` now, for one); the "
+        f"other {len(ours) - len(carried)} ops are new. Below, each cell's code, how many ops "
+        "it added, what they are, and a picture of the graph after it.",
         "",
         "| cell | code | ops | what they are | e.g. |",
         "| --- | --- | --- | --- | --- |",
     ]
     for c in cells:
-        examples = ", ".join(f"`{n}`" for n in c.ops[:3]) + (", ..." if len(c.ops) > 3 else "")
-        lines.append(f"| {c.cell} | `{c.code}` | {len(c.ops)} | "
-                     f"{_counts(c.ops, roles, lambda g: g.kind)} | {examples} |")
+        shown = ", ".join(f"`{n}`" for n in examples(c.ops, graph, 3)) + \
+            (", ..." if len(c.ops) > 3 else "")
+        what = _counts(c.ops, roles, lambda g: g.kind, _NOUNS) if c.ops else \
+            "none: plain Python (lists and their order), no TensorFlow call"
+        lines.append(f"| {c.cell} | `{c.code}` | {len(c.ops)} | {what} | {shown} |")
     total = sum(len(c.ops) for c in cells)
     lines += [
         f"| | | **{total}** | | |",
@@ -164,5 +204,13 @@ def lecture_cells_page(lecture_names):
         if "minimize" in c.code:
             lines.append(f"- {c.cell} `{c.code}`: {len(c.ops)} ops: "
                          f"{_counts(c.ops, roles, lambda g: g.title)}.")
-    lines.append("")
+    lines += ["", "## The graph after each cell", "",
+              "Each picture is the finished graph, laid out once (see "
+              "[teaching.md](../../docs/teaching.md#pictures) for how to read it): the boxes "
+              "the cell added ops to have an orange border and say how many, what later cells "
+              "add is faint. In[25] and In[27] add no op and have no picture.", ""]
+    for i, c in enumerate(cells):
+        if c.ops:
+            lines += [f"### {c.cell} `{c.code}`", "",
+                      f"![after {c.cell}]({PICTURE_LINK}{_picture_name(i, c)})", ""]
     return "\n".join(lines)

@@ -48,6 +48,7 @@ DATA, CONTROL, TIED, READS, WRITES, INITIALIZES = (
 # feeds instead.
 FEEDS = "feeds"
 MAX_FAN_OUT = 3
+NEW, LATER = "new", "later"
 _MOVING_AVERAGE = "ExponentialMovingAverage"
 
 
@@ -72,6 +73,7 @@ class Box:
     row: int = 0
     column: int = 0
     note: str = ""
+    state: str = ""  # cell_scene(): NEW (the cell added ops to it), LATER (not built yet)
 
 
 @dataclasses.dataclass
@@ -344,3 +346,18 @@ def frozen_scene(name, checkpoint=None, hparams=None):
 
 def _fit_names(names, most=3):
     return ", ".join(names[:most]) + (", ..." if len(names) > most else "")
+
+
+def cell_scene(whole, built, added, title):
+    """`whole` (the finished graph's Scene) as it stood after one lecture cell: boxes holding
+    ops of `added` are NEW (their note counts what the cell added), boxes holding none of
+    `built` yet are LATER (drawn faint), so every cell's picture has the same layout."""
+    built, added = set(built), set(added)
+    boxes = []
+    for box in whole.boxes:
+        now = sum(n in added for n in box.ops)
+        state = NEW if now else ("" if any(n in built for n in box.ops) else LATER)
+        note = f"+{now} ops in this cell, {sum(n in built for n in box.ops)} of " \
+               f"{len(box.ops)} built" if now else box.note
+        boxes.append(dataclasses.replace(box, state=state, note=note))
+    return Scene(title, boxes, dict(whole.edges))

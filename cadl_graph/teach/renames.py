@@ -130,9 +130,17 @@ def explain(lecture_names, our_names, rules=RULES):
     return rows
 
 
+def coverage(rows):
+    """{identical, renamed, gone, unexplained: count}: a renamed name is here under another
+    name; a gone one named a gradient internal that TensorFlow no longer creates."""
+    counts = dict(identical=0, renamed=0, gone=0, unexplained=0)
+    for _, status, _, ours in rows:
+        counts["gone" if status == RENAMED and ours is None else status] += 1
+    return counts
+
+
 def coverage_line(rows):
-    counts = {status: 0 for status in (IDENTICAL, RENAMED, UNEXPLAINED)}
-    for _, status, _, _ in rows:
-        counts[status] += 1
-    return (f"Out[48] coverage: {len(rows)} lecture names: {counts[IDENTICAL]} identical, "
-            f"{counts[RENAMED]} renamed, {counts[UNEXPLAINED]} unexplained")
+    counts = coverage(rows)
+    return (f"Out[48] coverage: {len(rows)} lecture names: {counts['identical']} identical, "
+            f"{counts['renamed']} renamed, {counts['gone']} no longer created, "
+            f"{counts['unexplained']} unexplained")

@@ -1,5 +1,6 @@
 """explain_graph: every op of every graph in exactly one group; the Out[48] page is current."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -122,3 +123,27 @@ def test_frozen_takes_a_run_folder_and_names_a_missing_checkpoint(tmp_path):
                           text=True, check=False)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert str(tmp_path / "nowhere") in done.stderr
+
+
+def test_the_groups_explain_what_a_student_asks():
+    fc = {g.title: g for g in explain.groups(registry.build_in_new_graph("fc_autoencoder"))}
+    # Examples are the ops that compute, not initializer internals.
+    assert fc["layer encoder/layer/0"].examples[:2] == ["encoder/layer/0/MatMul",
+                                                      "encoder/layer/0/Relu"]
+    # The first layer explains a variable's ops once; a tied decoder names the W it reads.
+    assert any(n.startswith("each variable is several ops") for n in
+               fc["layer encoder/layer/0"].notes)
+    assert not any(n.startswith("each variable is") for n in fc["layer encoder/layer/1"].notes)
+    assert any(n.startswith("reads encoder/layer/3/W") for n in
+               fc["layer decoder/layer/0"].notes)
+    # The cost's gradients say which op each of their ops differentiates, and they add up.
+    cost = fc["gradients of the cost"]
+    per_op = re.findall(r"(\w+) \((\d+)\)", cost.notes[0])
+    assert sum(int(n) for _, n in per_op) == len(cost.ops)
+    assert {op for op, _ in per_op} == {"Mean", "Mean_1", "SquaredDifference"}
+    vae = {g.kind + g.title: g for g in explain.groups(registry.build_in_new_graph("vae"))}
+    assert any(n.startswith("reparameterization z = z_mu + exp(z_log_sigma) * epsilon")
+               for n in vae["forwardlayer variational"].notes)
+    assert any(n.startswith("KL term: ") for n in vae["costcost"].notes)
+    assert any(n.startswith("doubled scope in encoder/0/bn0/encoder/0/bn0/")
+               for n in vae["forwardlayer encoder/0/bn0"].notes)

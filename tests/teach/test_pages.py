@@ -109,3 +109,27 @@ def test_the_script_draws_pictures(args, suffix, tmp_path):
     bad = subprocess.run([sys.executable, str(SCRIPT), "--model=vae", "--picture=g.pdf"],
                          capture_output=True, text=True, check=False)
     assert bad.returncode != 0 and "--picture names an .svg or .png file" in bad.stderr
+
+
+def test_the_out48_cell_pictures_are_current_and_show_each_cell(update_goldens):
+    from cadl_graph.teach import out48
+
+    if update_goldens:
+        pages.write(PAGES)
+    scenes = out48.cell_pictures()
+    graph, cells = out48.lecture_cells()
+    assert len(scenes) == sum(1 for c in cells if c.ops)  # In[25] and In[27] add none
+    folder = PAGES / out48.PICTURES
+    assert sorted(p.name for p in folder.glob("*.svg")) == sorted(scenes)
+    for file_name, scene in scenes.items():
+        assert drawing.embedded_scene(folder / file_name) == \
+            json.loads(json.dumps(scene.to_json())), f"{folder / file_name} is stale"
+    first = scenes[sorted(scenes)[0]]  # In[23]: only the placeholder exists
+    assert [b.key for b in first.boxes if b.state == picture.NEW] == ["Placeholder"]
+    assert all(b.state == picture.LATER for b in first.boxes if b.key != "Placeholder")
+    last = scenes[sorted(scenes)[-1]]  # In[47]: init_1, and nothing is left for later
+    assert [b.key for b in last.boxes if b.state == picture.NEW] == ["init_1"]
+    assert not [b for b in last.boxes if b.state == picture.LATER]
+    page = (ROOT / "golden" / "lecture" / "out48_cells.md").read_text()
+    for file_name in scenes:
+        assert f"({out48.PICTURE_LINK}{file_name})" in page
