@@ -32,9 +32,8 @@ from absl import app, flags
 
 from cadl_graph import cli
 from cadl_graph.graphs import registry
-from cadl_graph.teach import explain, out48, pages, picture, renames
+from cadl_graph.teach import drawing, explain, out48, pages, picture, renames
 from cadl_graph.training import rundir
-from cadl_graph.teach import drawing
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", None, registry.NAMES, "Registry model to explain.")

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from cadl_graph.graphs import registry
-from cadl_graph.teach import pages, picture
-from cadl_graph.teach import drawing
+from cadl_graph.teach import drawing, pages, picture
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ROOT / "docs" / "graph-pages"
