@@ -41,6 +41,8 @@ from cadl_graph.training import rundir
 from cadl_graph.training.loop import train
 from cadl_graph.training.scoring import evaluate
 from cadl_graph.training.session import TrainConfig, load_dataset
+
+TENSORBOARD = "tensorboard"  # under the lecture's folder: one event folder per model
 from cadl_graph.viz import images
 
 # Enlarge 28 x 28 pictures so a single digit is visible at a glance.
@@ -193,8 +195,10 @@ def run_lecture(out_dir, data_dir=None, seed=0, quick=False, models=ORDER, loade
         if split not in datasets:
             datasets[split] = training_dataset(name, seed=seed, data_dir=data_dir, quick=quick)
         print(f"\n== {name} ({spec.cells}) ==")
+        # TensorBoard: one folder per model, so its runs list shows each graph and its curves.
         config = TrainConfig(model=name, seed=seed, train_dir=str(out_dir / name),
-                             data_dir=data_dir, epochs=QUICK_EPOCHS if quick else None)
+                             data_dir=data_dir, epochs=QUICK_EPOCHS if quick else None,
+                             logdir=str(out_dir / TENSORBOARD / name))
         result = train(config, ds=datasets[split])
         result["curve"] = report.training_curve(name, result["epochs"],
                                                 out_dir / name / "pictures")

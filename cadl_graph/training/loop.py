@@ -106,6 +106,12 @@ class _Reporter:
             self.writer.add_summary(
                 tf.Summary(value=[tf.Summary.Value(tag=tag, simple_value=float(value))]), step)
 
+    def restart(self, step):
+        """Marks a resumed run's start, so TensorBoard drops the points a stopped run wrote
+        past its last checkpoint (TensorFlow's SessionLog START, as the TF1 Supervisor did)."""
+        if self.writer is not None:
+            self.writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), step)
+
     def progress(self, step, total, images_seen, seconds):
         now = time.monotonic()
         if now - self.last_progress >= PROGRESS_EVERY_S:
@@ -115,6 +121,30 @@ class _Reporter:
     def close(self):
         if self.writer is not None:
             self.writer.close()
+
+
+def _writer(logdir, graph, out):
+    """A FileWriter for `logdir` that adds the graph only when no event file there holds one:
+    a resumed run writes its scalars beside the first run's, and TensorBoard warns of "more
+    than one graph event per run" when a folder holds two graphs."""
+    # Event files are named by the second they were opened: two runs within one second would
+    # write the same file, so each writer's name also gets the nanosecond it was made.
+    suffix = f".{time.time_ns()}"
+    if _holds_graph(logdir):
+        out(f"TensorBoard: {logdir} already holds this run's graph; adding scalars only")
+        return tf.summary.FileWriter(logdir, filename_suffix=suffix)
+    return tf.summary.FileWriter(logdir, graph, filename_suffix=suffix)
+
+
+def _holds_graph(logdir):
+    for path in sorted(Path(logdir).glob("events.out.tfevents.*")):
+        try:
+            if any(event.HasField("graph_def")
+                   for event in tf.train.summary_iterator(str(path))):
+                return True
+        except tf.errors.DataLossError:  # the last record of a killed run's file: skip it
+            continue
+    return False
 
 
 @dataclasses.dataclass
@@ -203,7 +233,7 @@ class _Trainer:
         self.scorer = Scorer(run.config.model, run.hparams, seed=run.config.seed)
         self.feeder = Feeder(self.g.model, run.mean_img)
         self.scoring_feeder = self.scorer.feeder(run.mean_img)
-        self.report = _Reporter(tf.summary.FileWriter(run.config.logdir, self.g.graph)
+        self.report = _Reporter(_writer(run.config.logdir, self.g.graph, out)
                                 if run.config.logdir else None)
         self.buffer = _BatchBuffer(run.ds.train, run.config.batch_size, run.mean_img)
         self.step, self.history = 0, []
@@ -227,6 +257,7 @@ class _Trainer:
             # those on disk.
             g.saver.recover_last_checkpoints([p for _, p in checkpoints.on_disk(folder)])
             self.step = int(sess.run(g.global_step))
+            self.report.restart(self.step)
             if self.step >= self.run.total_steps:
                 self.out(f"resuming {g.model.name} from {prefix}: already at step {self.step}, "
                          f"at or past this run's last step {self.run.total_steps} (--epochs, "
@@ -346,6 +377,13 @@ class _Trainer:
             test = evaluate(scoring, self.scoring_feeder, self.ds.test)
             pictures = _draw(scoring, self.kind, self.scoring_feeder, self.ds, self.history,
                              self.run.folder) if self.config.pictures else {}
+        self.report.scalar(f"test/{self.kind.test_metric.removeprefix('test_')}", test,
+                           self.step)
+        if self.report.writer is not None and not self.history:
+            self.out(f"TensorBoard: no epoch/ scalars, since no epoch ended (one is "
+                     f"{self.run.steps_per_epoch} steps, the run stopped at step {self.step}); "
+                     f"train/cost has one point every {SUMMARY_EVERY_STEPS} steps and "
+                     f"test/{self.kind.test_metric.removeprefix('test_')} the final score")
         self.report.close()
         if test is not None:
             self.out(self.run.final_line(test))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from cadl_graph.compat import tf
 from cadl_graph.graphs import registry
 from cadl_graph.teach import renames
 
@@ -57,6 +58,13 @@ def test_quick_lecture_runs_every_step_end_to_end(tmp_path):
     again = _run("--quick", f"--out_dir={tmp_path}")
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("resuming ") == 7
+    # TensorBoard: one folder per model, holding its graph once although the model resumed.
+    for name in ("fc_autoencoder", "conv_autoencoder", "denoising_autoencoder", "vae",
+                 "conv_vae", "linear_classifier", "conv_classifier"):
+        files = sorted((tmp_path / "tensorboard" / name).glob("events.out.tfevents.*"))
+        graphs = sum(bool(event.graph_def) for path in files
+                     for event in tf.train.summary_iterator(str(path)))
+        assert len(files) == 2 and graphs == 1, name
 
     def numbers(text):  # every figure but the timings
         head, _, tail = text.partition("## Where the time went")

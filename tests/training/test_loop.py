@@ -146,6 +146,33 @@ def test_tensorboard_gets_the_graph_and_scalars_without_touching_the_model(small
     assert not any("summary" in n.lower() for n in trained_names)
 
 
+def _events(logdir):
+    return [event for event_file in sorted(logdir.glob("events.out.tfevents.*"))
+            for event in tf.train.summary_iterator(str(event_file))]
+
+
+def test_tensorboard_gets_one_graph_however_often_a_run_resumes(small_ds, tmp_path):
+    logdir, lines = tmp_path / "tb", []
+    per_epoch = math.ceil(small_ds.train.num_examples /
+                          registry.get("linear_classifier").batch_size)
+    for steps in (2, 4, per_epoch + 1):  # two runs shorter than an epoch, then past one
+        train(TrainConfig(model="linear_classifier", train_dir=str(tmp_path / "run"),
+                          max_steps=steps, logdir=str(logdir), pictures=False),
+              ds=small_ds, out=lines.append)
+        if steps == 2:
+            assert any(line.startswith("TensorBoard: no epoch/ scalars, since no epoch ended "
+                                       f"(one is {per_epoch} steps, the run stopped at step 2)")
+                       for line in lines), lines
+    events = _events(logdir)
+    assert len(list(logdir.glob("events.out.tfevents.*"))) >= 2  # one file per run
+    assert sum(bool(event.graph_def) for event in events) == 1
+    assert sum("already holds this run's graph" in line for line in lines) == 2
+    starts = [e.step for e in events if e.session_log.status == tf.SessionLog.START]
+    assert starts == [2, 4]  # each resume marks where it restarted
+    tags = {v.tag for e in events for v in e.summary.value}
+    assert {"test/accuracy", "epoch/valid_accuracy"} <= tags
+
+
 def _run(*args, **kwargs):
     return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
                           check=False, **kwargs)
