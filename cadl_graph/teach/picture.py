@@ -148,9 +148,9 @@ def _split_layer(group, graph, variables):
                              for n in parts[VARIABLES]
                              if graph.get_operation_by_name(n).type == "VariableV2"),
         NORMALIZE: _types(parts[NORMALIZE], graph),
-        COND: ("holds the moving-average update: it runs only when training"
+        COND: ("holds the moving-average update: training only"
                if holds_update else "Switch/Merge pick batch or moving statistics"),
-        UPDATE_OUTSIDE: "moving-average update OUTSIDE the cond: runs at inference too",
+        UPDATE_OUTSIDE: "OUTSIDE the cond: runs at inference too",
     }
     titles = {VARIABLES: "variables", COMPUTE: "batch moments" if parts[COND] else "compute",
               COND: "tf.cond", UPDATE_OUTSIDE: "moving-average update",
