@@ -38,6 +38,10 @@
 #include <tuple>
 #include <vector>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "tensorflow/cc/saved_model/loader.h"
 #include "tensorflow/core/framework/graph.pb.h"
 #include "tensorflow/core/framework/op.h"
@@ -556,6 +560,14 @@ int Run(Options o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef __GLIBC__
+  // A batch's activations are megabytes, allocated and freed once per op per batch. By default
+  // glibc maps blocks that large afresh each time and unmaps them when freed, so every batch
+  // pays page faults again; keeping them in the heap instead made the conv VAE's batches
+  // 5-15% faster (measured with GLIBC_TUNABLES, same outputs, same peak memory).
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+#endif
   try {
     return Run(ParseFlags(argc, argv));
   } catch (const Failure& f) {
