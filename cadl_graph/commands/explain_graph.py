@@ -61,9 +61,10 @@ def main(argv):
     cli.no_arguments(argv)
     given = [n for n in ("model", "variant", "frozen", "format", "checkpoint", "picture")
              if FLAGS[n].present]
-    for fixed in ("lecture_cells", "pages"):
-        if FLAGS[fixed].value and given:
-            raise app.UsageError(f"--{fixed} writes fixed pages; drop --{given[0]}")
+    fixed = {"lecture_cells": "prints one fixed page", "pages": "writes every graph's page"}
+    for name, what in fixed.items():
+        if FLAGS[name].value and given:
+            raise app.UsageError(f"--{name} {what}; drop --{given[0]}")
 
     def job():
         if FLAGS.lecture_cells:
