@@ -58,7 +58,7 @@ def page(name, scenes=None):
         f"# `{name}`", "", GENERATED, "",
         f"The registry's `{name}` ({spec.cells}), built by the package's own builders with "
         f"the lecture's hyperparameters: {n_ops} ops in {len(live.boxes)} boxes, drawn by what "
-        f"made them. Back to [all graphs]({INDEX}).", "",
+        f"made them ([how to read the pictures]({INDEX})).", "",
         f"![{name}: the training graph]({name}.svg)", "",
     ]
     lines += ["## What to notice", ""] + [f"- {note}" for note in notes(model, live)] + [""]
