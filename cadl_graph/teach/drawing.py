@@ -52,9 +52,10 @@ def layout(scene):
     index = {b.key: i for i, b in enumerate(forward)}
     pairs = [(a, b) for (a, b), (kind, _) in scene.edges.items()
              if a in index and b in index and kind not in NOT_DRAWN]
-    # Sugiyama wants edges pointing down; an edge to a box on its own row or above is laid out
-    # reversed and drawn straight.
-    down = [(a, b) for a, b in pairs if _row(scene, a) < _row(scene, b)]
+    # Only edges pointing down are laid out; one to a box on its own row or above (rare: a
+    # scope's pieces that feed each other) is drawn straight.
+    row = {b.key: b.row for b in scene.boxes}
+    down = [(a, b) for a, b in pairs if row[a] < row[b]]
     # Each long edge gets a dummy vertex on every row it crosses, so that every edge igraph
     # sees joins neighbouring rows and the dummies' places are the edge's bends. (igraph's own
     # edge_routing for long edges comes back assigned to the wrong edges in igraph 1.0.)
@@ -62,8 +63,8 @@ def layout(scene):
     links, chains = [], {}
     for a, b in down:
         chain = [index[a]]
-        for row in range(_row(scene, a) + 1, _row(scene, b)):
-            layers.append(row)
+        for crossed in range(row[a] + 1, row[b]):
+            layers.append(crossed)
             chain.append(len(layers) - 1)
         chain.append(index[b])
         links += list(zip(chain, chain[1:]))
@@ -102,10 +103,6 @@ def _spread(centres):
                 centres[right] = (centres[left][0] + 1, y)
 
 
-def _row(scene, key):
-    return next(b.row for b in scene.boxes if b.key == key)
-
-
 def _mean_x(scene, box, centres):
     """Where the forward boxes a backward box talks to sit, so its column keeps their order."""
     xs = [centres[a][0] for (a, b) in scene.edges if b == box.key and a in centres] + \
@@ -117,10 +114,8 @@ def draw(scene):
     """A matplotlib Figure of the scene."""
     centres, paths = layout(scene)
     states = {b.key: b.state for b in scene.boxes}
-    drawn = [pt for key, path in paths.items() if scene.edges[key][0] not in NOT_DRAWN
-             for pt in path]
-    xs = [x for x, _ in [*centres.values(), *drawn]]
-    ys = [y for _, y in [*centres.values(), *drawn]]
+    points = [*centres.values(), *(pt for path in paths.values() for pt in path)]
+    xs, ys = [x for x, _ in points], [y for _, y in points]
     width, height = max(xs) - min(xs) + 1.2, max(ys) - min(ys) + 2.2
     figure = Figure(figsize=(width * INCH_X, height * INCH_Y))
     FigureCanvasAgg(figure)
@@ -130,8 +125,6 @@ def draw(scene):
     axes.axis("off")
     axes.text(min(xs) - 0.5, min(ys) - 1.0, scene.title, fontsize=FONT + 3, weight="bold",
               va="center")
-    legend = "  ".join(scene.legend)
-    axes.text(min(xs) - 0.5, min(ys) - 0.7, legend, fontsize=FONT, va="center", color="#444444")
     for (a, b), (kind, n) in scene.edges.items():
         if kind in NOT_DRAWN:
             continue

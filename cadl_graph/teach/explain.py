@@ -94,7 +94,14 @@ class _Layers:
         return scope
 
 
-def _variable_of(name):
+def type_summary(ops, most):
+    """The `most` commonest op types among `ops` with their counts: "4 Const, 2 MatMul, ..."."""
+    types = collections.Counter(op.type for op in ops)
+    return ", ".join(f"{n} {t}" for t, n in types.most_common(most)) + \
+        (", ..." if len(types) > most else "")
+
+
+def variable_of(name):
     """The variable an Assign/read/initializer op serves (by TF's naming), or None."""
     for marker in ("/Initializer/", "/Assign", "/read"):
         if marker in name:
@@ -125,7 +132,7 @@ def _role(op, forward, cost, accuracy, layers, variables, titles):
     match = _APPLY.match(name)
     if match:
         return OPTIMIZER, f"{match.group(1)}: the update (ApplyAdam per variable)"
-    variable = name if op.type == "VariableV2" else _variable_of(name)
+    variable = name if op.type == "VariableV2" else variable_of(name)
     if op in forward or (variable in variables):
         return FORWARD, f"layer {layers.of(variable or name) or '(top level)'}"
     if op in cost:
@@ -151,7 +158,7 @@ def _notes(group, graph):
             short = "/".join(v.name.split("/")[-2 if v.name.endswith("Average") else -1:])
             parts.append(f"{short}: VariableV2, Assign, read and {initializer} initializer "
                          f"op{'s' if initializer != 1 else ''}")
-        compute = [op for op in ops if op.type != "VariableV2" and _variable_of(op.name) is None]
+        compute = [op for op in ops if op.type != "VariableV2" and variable_of(op.name) is None]
         notes.append("ops: " + "; ".join(parts) + f"; then {len(compute)} that compute")
     group_ops = set(group.ops)
     tied = sorted({t.op.name[:-len("/read")] for op in ops for t in op.inputs
@@ -166,9 +173,7 @@ def _notes(group, graph):
         notes.append(f"doubled scope in {doubled}: ExponentialMovingAverage names a shadow "
                      "variable after the full name of the tensor it averages and creates it "
                      "in the scope it is applied in")
-    types = collections.Counter(op.type for op in ops)
-    notes.append("types: " + ", ".join(f"{n} {t}" for t, n in types.most_common(6)) +
-                 (", ..." if len(types) > 6 else ""))
+    notes.append("types: " + type_summary(ops, 6))
     cond = [op for op in ops if "/cond/" in op.name]
     if cond:
         control_flow = sum(op.type in _COND_TYPES for op in cond)
@@ -342,7 +347,7 @@ def frozen(name, checkpoint=None, hparams=None):
         kind = roles[op_name].kind
         if kind == FORWARD:
             title = ("removed: the variables' initializers and Assign ops"
-                     if _variable_of(op_name) else
+                     if variable_of(op_name) else
                      "removed: forward ops Y does not need (a batch norm's training branch "
                      "and its moving-average updates)")
         else:
@@ -363,7 +368,7 @@ def examples(names, graph, most=SHOWN):
         op = graph.get_operation_by_name(name)
         if op.type == "VariableV2":
             return 1
-        if op.type == "Const" or _variable_of(name) is not None:
+        if op.type == "Const" or variable_of(name) is not None:
             return 2
         return 0
     return sorted(names, key=rank)[:most]  # sorted() is stable: creation order within a rank

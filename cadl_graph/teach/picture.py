@@ -83,7 +83,6 @@ class Scene:
     title: str
     boxes: list
     edges: dict
-    legend: list = dataclasses.field(default_factory=list)
 
     def to_json(self):
         """Plain data, stable across runs: what a test compares to tell a stale picture (a
@@ -94,14 +93,12 @@ class Scene:
             names = "\n".join(data.pop("ops")).encode()
             boxes.append(dict(data, ops=len(box.ops),
                               ops_sha256=hashlib.sha256(names).hexdigest()))
-        return dict(title=self.title, legend=self.legend, boxes=boxes,
+        return dict(title=self.title, boxes=boxes,
                     edges=[[a, b, kind, n] for (a, b), (kind, n) in self.edges.items()])
 
 
-def _types(ops, graph, most=3):
-    counts = collections.Counter(graph.get_operation_by_name(n).type for n in ops)
-    shown = ", ".join(f"{n} {t}" for t, n in counts.most_common(most))
-    return shown + (", ..." if len(counts) > most else "")
+def _types(names, graph):
+    return explain.type_summary([graph.get_operation_by_name(n) for n in names], 3)
 
 
 def _signature(graph, name):
@@ -110,7 +107,7 @@ def _signature(graph, name):
 
 
 def _is_variable_op(op, variables):
-    return op.type == "VariableV2" or explain._variable_of(op.name) in variables  # noqa: SLF001
+    return op.type == "VariableV2" or explain.variable_of(op.name) in variables
 
 
 def _split_layer(group, graph, variables):
