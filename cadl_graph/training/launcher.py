@@ -17,10 +17,12 @@ interface exists, so nothing outside can connect and nothing inside can reach th
 
 No process outlives `launch`: SIGINT or SIGTERM to the launcher is passed to the workers as
 SIGTERM (they stop after their current step, the chief's hook saves the step reached, the ps
-tasks then stop themselves), and `launch` raises `errors.Stopped`; the tasks run in a session
-of their own, so a terminal's Ctrl-C reaches the launcher only (a ps stopped first would take
-the variables with it). If the launcher itself is killed (SIGKILL), the kernel kills every
-task with it (each asks for PR_SET_PDEATHSIG as it starts: `die_with_launcher`).
+tasks then stop themselves; a worker still starting up ends at once, and once every worker
+has exited the launcher stops the ps tasks), and `launch` raises `errors.Stopped`; the tasks
+run in a session of their own, so a terminal's Ctrl-C reaches the launcher only (a ps stopped
+first would take the variables with it). If the launcher itself is killed (SIGKILL), the
+kernel kills every task with it (each asks for PR_SET_PDEATHSIG as it starts:
+`die_with_launcher`).
 """
 
 import ctypes
@@ -140,7 +142,7 @@ def launch(train_args, workers=2, ps=1, sync=False, deadline_s=DEADLINE_S, out=p
                 threads.append(threading.Thread(target=_stream, daemon=True,
                                                 args=(processes[name], name, out)))
                 threads[-1].start()
-            return _wait(processes, deadline_s, stop)
+            return _wait(processes, deadline_s, stop, out)
     finally:
         for process in processes.values():
             if process.poll() is None:
@@ -163,7 +165,35 @@ def die_with_launcher():
         os._exit(1)  # do not train unattended
 
 
-def _wait(processes, deadline_s, stop):
+def _stop_servers(processes, out):
+    """Ends the ps tasks still running once every worker has exited: a ps serves until each
+    worker says it is done, and a worker that the stop reached before it began training ends
+    without saying so (it has nothing to save), so the ps would wait for it forever."""
+    for name, process in processes.items():
+        if name.startswith("ps") and process.poll() is None:
+            out(f"[launcher] every worker has exited; stopping {name}")
+            process.terminate()
+            process.wait()
+
+
+def _stopped_message(signum, workers):
+    """What a stop kept. A worker that had begun training finished its step (and the chief
+    saved it); one still starting (loading data, waiting for the chief) was ended by the
+    signal itself, with no step to lose."""
+    early = [name for name, status in workers.items() if status == -signal.SIGTERM]
+    said = f"the cluster stopped on {signum.name}: "
+    if not early:
+        said += "the workers finished their step and the chief saved it"
+    elif len(early) == len(workers):
+        said += "no worker had begun training, so none trained a step"
+    else:
+        said += (f"{', '.join(early)} had not begun training and ended without a step; the "
+                 "others finished their step" +
+                 (", and the chief saved it" if "worker0" not in early else ""))
+    return said + "; run the same command to resume"
+
+
+def _wait(processes, deadline_s, stop, out):
     end = time.monotonic() + deadline_s
     stopping = None
     while True:
@@ -175,10 +205,11 @@ def _wait(processes, deadline_s, stop):
             end = min(end, time.monotonic() + STOP_GRACE_S)
         statuses = {name: p.poll() for name, p in processes.items()}
         if stopping is not None:
+            workers = {n: s for n, s in statuses.items() if n.startswith("worker")}
+            if all(status is not None for status in workers.values()):
+                _stop_servers(processes, out)
             if all(status is not None for status in statuses.values()):
-                raise Stopped(f"the cluster stopped on {stopping.name}: the workers finished "
-                              "their step and the chief saved it; run the same command to "
-                              "resume", stopping.value)
+                raise Stopped(_stopped_message(stopping, workers), stopping.value)
             if time.monotonic() > end:
                 raise ClusterRunError(f"the cluster did not stop within {STOP_GRACE_S} s of "
                                       f"{stopping.name}; killed every task")

@@ -161,25 +161,29 @@ def test_tf_config_describes_a_task():
 
 
 def _start_script_cluster(folder, *args):
-    """scripts/local_cluster.py in the background, once its chief has saved its first
-    checkpoint (step 0 or the one it resumed from)."""
+    """scripts/local_cluster.py in the background, once both workers train (their "starting
+    at global step" lines): (process, the output lines read so far)."""
     proc = subprocess.Popen([sys.executable, str(SCRIPTS / "local_cluster.py"),
                              f"--model={MODEL}", f"--train_dir={folder}", "--workers=2",
                              "--nopictures", "--deadline=300", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not list(folder.glob("model.ckpt-*.index")) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    lines, waiting = [], {"[worker0] worker 0: starting", "[worker1] worker 1: starting"}
+    while waiting:
+        line = proc.stdout.readline()
+        if not line:  # it ended: the test's assertions say how
+            break
+        lines.append(line)
+        waiting = {w for w in waiting if not line.startswith(w)}
     time.sleep(2)  # the workers step by now
-    return proc
+    return proc, lines
 
 
 @pytest.fixture(scope="module")
 def stopped_cluster(tmp_path_factory):
     """A local cluster stopped by SIGINT mid-run, after another trainer tried its folder."""
     folder = tmp_path_factory.mktemp("stopped") / "run"
-    proc = _start_script_cluster(folder, "--save_every_steps=100000", "--epochs=100")
-    port = int(re.search(r"serving at 127\.0\.0\.1:(\d+)", proc.stdout.readline()).group(1))
+    proc, lines = _start_script_cluster(folder, "--save_every_steps=100000", "--epochs=100")
+    port = int(re.search(r"serving at 127\.0\.0\.1:(\d+)", lines[0]).group(1))
     reached = {}  # address: what connecting to the ps port from this namespace did
     for host in [*_this_machines_addresses(), "127.0.0.1"]:
         try:
@@ -192,7 +196,7 @@ def stopped_cluster(tmp_path_factory):
                             capture_output=True, text=True, check=False)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=180)
-    return folder, proc.returncode, out, err, second, reached
+    return folder, proc.returncode, "".join(lines) + out, err, second, reached
 
 
 def test_the_chief_holds_the_folders_lock(stopped_cluster):
@@ -203,13 +207,30 @@ def test_the_chief_holds_the_folders_lock(stopped_cluster):
 
 def test_sigint_to_the_launcher_stops_every_task_after_the_chief_saves(stopped_cluster):
     folder, status, out, err, _, _ = stopped_cluster
-    assert status == 130, (out[-2000:], err[-2000:])
+    assert status == 130, (out[-6000:], err[-2000:])
     assert "the cluster stopped on SIGINT: the workers finished their step and the chief " \
         "saved it; run the same command to resume" in err
     assert "Traceback" not in out + err
     saved = re.search(r"the chief saved model\.ckpt-(\d+)", out)
     assert saved and int(saved.group(1)) > 0, out[-3000:]
     assert checkpoints.on_disk(folder)[-1][0] == int(saved.group(1))
+    assert _train_processes(folder) == []
+
+
+def test_sigint_while_the_workers_start_stops_the_cluster_at_once(tmp_path):
+    # The ps serves from its first line on; the workers are still loading data and building
+    # their graphs then, so the signal ends them before they train: the ps must not be left
+    # waiting for them to say they are done.
+    folder = tmp_path / "early"
+    proc = subprocess.Popen([sys.executable, str(SCRIPTS / "local_cluster.py"),
+                             f"--model={MODEL}", f"--train_dir={folder}", "--workers=2",
+                             "--nopictures", "--deadline=300", "--epochs=100"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert "serving at" in proc.stdout.readline()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 130, (out[-2000:], err[-2000:])
+    assert "the cluster stopped on SIGINT: " in err and "Traceback" not in out + err
     assert _train_processes(folder) == []
 
 
@@ -228,7 +249,7 @@ def test_a_cluster_resumes_past_a_damaged_state_file_as_one_process_does(stopped
 
 def test_a_killed_launcher_takes_every_task_with_it(tmp_path):
     folder = tmp_path / "killed"
-    proc = _start_script_cluster(folder, "--epochs=100")
+    proc, _ = _start_script_cluster(folder, "--epochs=100")
     assert _train_processes(folder)
     proc.kill()
     proc.communicate(timeout=60)
