@@ -242,6 +242,7 @@ def run_task(cluster, config, ds=None, out=print):
         settings; RunFolderError: the chief's folder holds another run.
     """
     launcher.die_with_launcher()
+    launcher.show_stack_on_request()
     if cluster.job == "ps":
         config.resolved()  # bad settings fail here too, not only on the workers
         return serve(cluster, out=out)

@@ -26,6 +26,7 @@ kernel kills every task with it (each asks for PR_SET_PDEATHSIG as it starts:
 """
 
 import ctypes
+import faulthandler
 import fcntl
 import os
 import shutil
@@ -43,6 +44,8 @@ from cadl_graph.training import session
 TRAIN = "cadl_graph.commands.train"  # run with `python -m`: no checkout needed
 DEADLINE_S = 3600
 STOP_GRACE_S = 120  # for the workers to finish their step and the chief to save
+STACK_SIGNAL = signal.SIGUSR1  # asks a task for its Python stacks (show_stack_on_request)
+STACK_WAIT_S = 2
 _PR_SET_PDEATHSIG = 1
 LAUNCHER_ENV = "CADL_GRAPH_LAUNCHER_PID"
 PRIVATE_NETWORK_ENV = "CADL_GRAPH_PRIVATE_NETWORK"
@@ -152,6 +155,12 @@ def launch(train_args, workers=2, ps=1, sync=False, deadline_s=DEADLINE_S, out=p
             thread.join(timeout=5)
 
 
+def show_stack_on_request():
+    """In a task: prints every thread's Python stack to stderr on STACK_SIGNAL, which the
+    launcher sends before it kills a task that did not finish or stop in time."""
+    faulthandler.register(STACK_SIGNAL, all_threads=True)
+
+
 def die_with_launcher():
     """In a task this module started (its $CADL_GRAPH_LAUNCHER_PID set): asks the kernel to
     SIGKILL it when the launcher dies, and exits at once if the launcher is already gone (it
@@ -163,6 +172,16 @@ def die_with_launcher():
     if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0 or \
             os.getppid() != int(parent):
         os._exit(1)  # do not train unattended
+
+
+def _show_stacks(processes, out):
+    """Asks each running task for its threads' Python stacks (`show_stack_on_request`), so a
+    task that hangs says where before it is killed."""
+    running = [(name, p) for name, p in processes.items() if p.poll() is None]
+    for name, process in running:
+        out(f"[launcher] {name} is still running; its stacks:")
+        process.send_signal(STACK_SIGNAL)
+    time.sleep(STACK_WAIT_S)
 
 
 def _stop_servers(processes, out):
@@ -211,8 +230,10 @@ def _wait(processes, deadline_s, stop, out):
             if all(status is not None for status in statuses.values()):
                 raise Stopped(_stopped_message(stopping, workers), stopping.value)
             if time.monotonic() > end:
+                _show_stacks(processes, out)
                 raise ClusterRunError(f"the cluster did not stop within {STOP_GRACE_S} s of "
-                                      f"{stopping.name}; killed every task")
+                                      f"{stopping.name}; killed every task (each one's Python "
+                                      "stack above shows where it waited)")
             time.sleep(0.2)
             continue
         failed = [name for name, status in statuses.items() if status not in (None, 0)]
@@ -223,6 +244,7 @@ def _wait(processes, deadline_s, stop, out):
             return statuses
         if time.monotonic() > end:
             running = [name for name, status in statuses.items() if status is None]
+            _show_stacks(processes, out)
             raise ClusterRunError(f"the cluster did not finish within {deadline_s:.0f} s; "
-                                  f"stopped {', '.join(running)}")
+                                  f"stopped {', '.join(running)} (their Python stacks are above)")
         time.sleep(0.2)

@@ -131,6 +131,19 @@ def test_a_worker_that_dies_stops_the_run_with_its_name(tmp_path):
     assert _train_processes(folder) == []
 
 
+def test_a_cluster_past_its_deadline_shows_where_each_task_was_then_stops(tmp_path):
+    folder, lines = tmp_path / "late", []
+    with pytest.raises(launcher.ClusterRunError, match="did not finish within 45 s; stopped "
+                       "ps0, worker0 \\(their Python stacks are above\\)"):
+        launcher.launch([f"--model={MODEL}", f"--train_dir={folder}", "--epochs=100",
+                         "--nopictures"], workers=1, deadline_s=45, out=lines.append)
+    log = "\n".join(lines)
+    for task in ("ps0", "worker0"):
+        assert f"[launcher] {task} is still running; its stacks:" in log
+        assert re.search(rf"\[{task}\] (Current thread|Thread) 0x", log), log[-3000:]
+    assert _train_processes(folder) == []
+
+
 @pytest.mark.parametrize("args, message", [
     (["--ps_hosts=localhost:1", "--worker_hosts=nohost", "--job_name=worker"],
      "'nohost' is not host:port"),
