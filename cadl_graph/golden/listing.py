@@ -20,8 +20,9 @@ per op of `graph.get_operations()` (creation order), fields separated by TABs:
   strides, padding, data_format, transpose flags, `use_locking`, and a Const's `value`: written
   out when it has at most 16 elements (`value=1e-12`, `value=[1,2,2,1]`), else as
   `value=<float32[784,512] sha256:0123456789ab>` (the first 12 hex digits of the SHA-256 of its
-  bytes), or `value=<float32[784,512]>` for constants whose values are results rather than
-  structure (a frozen export's trained weights: `opaque=`).
+  bytes; for strings, of each one's length as 8 bytes little-endian followed by it), or
+  `value=<float32[784,512]>` for constants whose values are results rather than structure (a
+  frozen export's trained weights: `opaque=`).
 
 Left out as noise, because they restate other facts or change without the graph changing:
 attributes starting with `_` (`_class` is colocation derived from names, `_output_shapes` is
@@ -83,8 +84,17 @@ def value_text(tensor_proto, opaque=False):
         return f"<{kind}>"
     if array.size <= SMALL_VALUE:
         return _array_text(array)
-    digest = hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+    digest = hashlib.sha256(_bytes(array)).hexdigest()
     return f"<{kind} sha256:{digest[:HASH_DIGITS]}>"
+
+
+def _bytes(array):
+    """The bytes a large Const's hash is taken of: its elements' in memory order; for strings
+    (an array of Python objects, whose own bytes are pointers) each one's length as 8 bytes
+    little-endian, then the string."""
+    if array.dtype == object:
+        return b"".join(len(x).to_bytes(8, "little") + x for x in array.flat)
+    return np.ascontiguousarray(array).tobytes()
 
 
 def attr_text(value):

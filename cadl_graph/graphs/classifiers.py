@@ -9,7 +9,7 @@ from cadl_graph.compat import tf
 from cadl_graph.data.datasets import IMAGE_SIZE, N_CLASSES, N_FEATURES
 from cadl_graph.graphs import layers as utils
 from cadl_graph.graphs.hparam_types import Rate, Stddev
-from cadl_graph.graphs.model import Model, adam_minimize
+from cadl_graph.graphs.model import Model, adam_minimize, initializer, placeholder
 
 # Added inside the log so a confident wrong prediction (p = 0) costs a lot, not infinity.
 LOG_EPSILON = 1e-12
@@ -94,28 +94,31 @@ def accuracy(Y_pred, Y):
     return share_equal(*predictions(Y_pred, Y))
 
 
-def _classifier(inference, learning_rate, hparams, minimize):
+def _classifier(inference, learning_rate, hparams, minimize, inputs):
     """The cells both classifiers share, around their `inference` network: linear classifier
     In[41]-[47], conv classifier In[54]-[65] (the second cell tag of each line)."""
-    X = tf.placeholder(tf.float32, [None, N_FEATURES])         # In[41] / In[54]
-    Y = tf.placeholder(tf.float32, [None, N_CLASSES])          # In[42] / In[54]
+    X = placeholder(inputs, "x", tf.float32, [None, N_FEATURES])          # In[41] / In[54]
+    Y = placeholder(inputs, "labels", tf.float32, [None, N_CLASSES])      # In[42] / In[54]
     Y_pred, end_points, weights = inference(X)                 # In[43] / In[55]-[62]
     cost = cross_entropy(Y, Y_pred)                            # In[44] / In[63]
     train_op = adam_minimize(cost, learning_rate, minimize)    # In[44] / In[63]
     acc = accuracy(Y_pred, Y)                                  # In[45]-[46] / In[64]
-    init_op = tf.global_variables_initializer()                # In[47] / In[65]
+    init_op = initializer(inputs)                      # In[47] / In[65]
     return Model(x=X, y=Y_pred, labels=Y, cost=cost, accuracy=acc, train_op=train_op,
                  init_op=init_op, end_points=end_points, weights=weights, hparams=hparams)
 
 
-def linear_classifier(*, learning_rate: Rate, minimize=None):
+def linear_classifier(*, learning_rate: Rate, minimize=None, inputs=None):
     """In[41]-[47]: X, Y, layer1 (softmax), cross entropy, Adam (lecture: 0.001), accuracy,
     init."""
-    return _classifier(linear_net, learning_rate, dict(learning_rate=learning_rate), minimize)
+    return _classifier(linear_net, learning_rate, dict(learning_rate=learning_rate), minimize,
+                       inputs)
 
 
-def conv_classifier(*, learning_rate: Rate, init_stddev: Stddev, minimize=None):
+def conv_classifier(*, learning_rate: Rate, init_stddev: Stddev, minimize=None,
+                    inputs=None):
     """In[54]-[65]: X, Y, conv_net, cross entropy, Adam() (default rate 0.001), accuracy, init.
     """
     return _classifier(lambda X: conv_net(X, init_stddev=init_stddev), learning_rate,
-                       dict(learning_rate=learning_rate, init_stddev=init_stddev), minimize)
+                       dict(learning_rate=learning_rate, init_stddev=init_stddev), minimize,
+                       inputs)

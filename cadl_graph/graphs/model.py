@@ -57,6 +57,27 @@ class Model:
         return self.x.graph
 
 
+def placeholder(inputs, role, dtype, shape=None, name=None):
+    """The lecture's `tf.placeholder(dtype, shape, name)`, unless `inputs` ({role: tensor})
+    gives the tensor to build on instead.
+
+    Every builder takes `inputs` (default None: the placeholders, the course's graph). The
+    many-steps training loop (`cadl_graph.training.step_loop`) passes the batch it gathered
+    inside a `tf.while_loop` ("x", "labels") and constants for the auxiliary placeholders
+    ("phase_train", "keep_prob", "corrupt_prob"), and builds the model again on them.
+    """
+    if inputs is None:
+        return tf.placeholder(dtype, shape, name=name)
+    return inputs[role]
+
+
+def initializer(inputs):
+    """The lecture's last cell, `tf.global_variables_initializer()`. A model built on `inputs`
+    (again, over variables that exist) gets a NoOp: an initializer there would initialize
+    nothing new."""
+    return tf.global_variables_initializer() if inputs is None else tf.no_op(name="init")
+
+
 def adam_minimize(cost, learning_rate=0.001, minimize=None):
     """`tf.train.AdamOptimizer(learning_rate).minimize(cost)`: the lecture's training cell.
 

@@ -167,18 +167,20 @@ def variant_hparams(name, variant):
     return dict(VARIANTS[variant])
 
 
-def build(name, minimize=None, **overrides):
+def build(name, minimize=None, inputs=None, **overrides):
     """Builds model `name` into the default graph and returns its Model.
 
     Args:
       minimize: how the training cell minimizes (see `model.adam_minimize`); None is the
         lecture's `AdamOptimizer(rate).minimize(cost)`.
+      inputs: tensors to build on instead of the placeholders ({role: tensor}, see
+        `model.placeholder`); None builds the lecture's placeholders.
       overrides: hyperparameters that replace the lecture's.
 
     Raises:
       ConfigError: unknown model; HparamError: a bad hyperparameter.
     """
-    model = get(name).build(minimize=minimize, **hparams(name, **overrides))
+    model = get(name).build(minimize=minimize, inputs=inputs, **hparams(name, **overrides))
     return dataclasses.replace(model, name=name)
 
 

@@ -11,7 +11,7 @@ import dataclasses
 from cadl_graph.graphs import autoencoders, classifiers, hparam_types
 
 
-def lecture_sequence(*, learning_rate: hparam_types.Rate, minimize=None):
+def lecture_sequence(*, learning_rate: hparam_types.Rate, minimize=None, inputs=None):
     """The graph of Out[48]: the conv autoencoder's cells, then the linear classifier's, in ONE
     graph with no reset between, hence `Placeholder_1`, `gradients_1`, `Adam_1`, `init_1`.
 
@@ -21,8 +21,9 @@ def lecture_sequence(*, learning_rate: hparam_types.Rate, minimize=None):
     """
     autoencoder = autoencoders.conv_autoencoder(
         n_filters=[16, 16, 16], filter_sizes=[4, 4, 4], learning_rate=learning_rate,
-        minimize=minimize)
-    classifier = classifiers.linear_classifier(learning_rate=learning_rate, minimize=minimize)
+        minimize=minimize, inputs=inputs)
+    classifier = classifiers.linear_classifier(learning_rate=learning_rate, minimize=minimize,
+                                               inputs=inputs)
     end_points = {f"autoencoder/{k}": v for k, v in autoencoder.end_points.items()}
     end_points.update({"autoencoder/y": autoencoder.y, **classifier.end_points})
     return dataclasses.replace(classifier, end_points=end_points,

@@ -40,12 +40,12 @@ from cadl_graph.graphs.hparam_types import (
     Switch,
     choice,
 )
-from cadl_graph.graphs.model import Model, adam_minimize
+from cadl_graph.graphs.model import Model, adam_minimize, initializer, placeholder
 
 
 def VAE(input_shape=(None, 784), n_filters=(64, 64, 64), filter_sizes=(4, 4, 4),  # noqa: N802
         n_hidden=32, n_code=2, activation=tf.nn.tanh, dropout=False, denoising=False,
-        convolutional=False, variational=False, batch_norm_update="course"):
+        convolutional=False, variational=False, batch_norm_update="course", inputs=None):
     """Builds the autoencoder into the default graph.
 
     Args:
@@ -63,6 +63,7 @@ def VAE(input_shape=(None, 784), n_filters=(64, 64, 64), filter_sizes=(4, 4, 4),
       variational: add the sampling layer and the KL term.
       batch_norm_update: "course" (the course's graph) or "in_cond" (the repaired batch norm
         whose inference runs change no variable); see `cadl_graph.graphs.batch_norm`.
+      inputs: tensors to build on instead of the four placeholders (`model.placeholder`).
 
     Returns:
       dict with 'x', 'x_' (what the encoder sees: x, or x with masking noise when
@@ -73,10 +74,10 @@ def VAE(input_shape=(None, 784), n_filters=(64, 64, 64), filter_sizes=(4, 4, 4),
       when variational, 'z_mu' and 'z_log_sigma' [?, n_code].
     """
     input_shape, n_filters, filter_sizes = list(input_shape), list(n_filters), list(filter_sizes)
-    x = tf.placeholder(tf.float32, input_shape, "x")
-    phase_train = tf.placeholder(tf.bool, name="phase_train")
-    keep_prob = tf.placeholder(tf.float32, name="keep_prob")
-    corrupt_prob = tf.placeholder(tf.float32, [1])
+    x = placeholder(inputs, "x", tf.float32, input_shape, "x")
+    phase_train = placeholder(inputs, "phase_train", tf.bool, name="phase_train")
+    keep_prob = placeholder(inputs, "keep_prob", tf.float32, name="keep_prob")
+    corrupt_prob = placeholder(inputs, "corrupt_prob", tf.float32, [1])
 
     def activate(h, bn_name):
         h = activation(batch_norm(h, phase_train, bn_name, update=batch_norm_update))
@@ -189,7 +190,7 @@ def vae_model(*, learning_rate: Rate, input_shape: InputShape, n_filters: Sizes,
               activation: choice(*ACTIVATIONS) = "tanh", dropout: Switch = False,
               keep_prob: Probability = 1.0, denoising: Switch = False,
               convolutional: Switch = False, variational: Switch = False,
-              batch_norm_update: choice(*UPDATES) = "course", minimize=None):
+              batch_norm_update: choice(*UPDATES) = "course", minimize=None, inputs=None):
     """A registry preset: `VAE(...)`, then `AdamOptimizer(learning_rate).minimize(cost)`, init.
 
     Defaults are `VAE`'s (the course's); the presets' values live in `cadl_graph.graphs.registry`.
@@ -215,9 +216,9 @@ def vae_model(*, learning_rate: Rate, input_shape: InputShape, n_filters: Sizes,
                     n_hidden=n_hidden, n_code=n_code, dropout=dropout, denoising=denoising,
                     convolutional=convolutional, variational=variational,
                     batch_norm_update=batch_norm_update)
-    net = VAE(activation=ACTIVATIONS[activation], **vae_args)
+    net = VAE(activation=ACTIVATIONS[activation], inputs=inputs, **vae_args)
     train_op = adam_minimize(net["cost"], learning_rate, minimize)
-    init_op = tf.global_variables_initializer()
+    init_op = initializer(inputs)
     train_feed = {net["train"]: True, net["keep_prob"]: keep_prob,
                   net["corrupt_prob"]: [1.0 if denoising else 0.0]}
     eval_feed = {net["train"]: False, net["keep_prob"]: 1.0, net["corrupt_prob"]: [0.0]}

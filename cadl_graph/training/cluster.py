@@ -238,11 +238,16 @@ def run_task(cluster, config, ds=None, out=print):
       ds: the Dataset (default: the model's, as a single-process run loads it).
 
     Raises:
-      ClusterError: a cluster description that cannot work; ConfigError, HparamError: bad
-        settings; RunFolderError: the chief's folder holds another run.
+      ClusterError: a cluster description that cannot work, or steps_per_run > 1;
+        ConfigError, HparamError: bad settings; RunFolderError: the chief's folder holds
+        another run.
     """
     launcher.die_with_launcher()
     launcher.show_stack_on_request()
+    if config.steps_per_run != 1:
+        raise ClusterError(f"--steps_per_run={config.steps_per_run}: a cluster's workers run "
+                           "one step per Session.run (each step reads the variables from the "
+                           "ps and writes them back); leave it at 1 here")
     if cluster.job == "ps":
         config.resolved()  # bad settings fail here too, not only on the workers
         return serve(cluster, out=out)

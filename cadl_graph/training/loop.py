@@ -32,13 +32,14 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
 from cadl_graph.compat import tf
 from cadl_graph.errors import ConfigError, Stopped
 from cadl_graph.graphs import registry
-from cadl_graph.training import checkpoints, rundir, session
+from cadl_graph.training import checkpoints, rundir, session, step_loop
 from cadl_graph.training.scoring import Feeder, Scorer, evaluate
 from cadl_graph.viz import figures, images
 
@@ -157,13 +158,15 @@ class _Graph:
     global_step: tf.Variable
     init_step: tf.Operation
     variables: list
+    steps: Optional[step_loop.StepLoop] = None  # the K-steps loop (steps_per_run > 1)
 
 
 def _training_graph(config, hparams):
     graph = tf.Graph()
     with graph.as_default():
         tf.set_random_seed(config.seed)
-        model = registry.build(config.model, **hparams)
+        recorder = step_loop.Recorder() if config.steps_per_run > 1 else None
+        model = registry.build(config.model, minimize=recorder, **hparams)
         # Everything below is training machinery, created after the model's own ops.
         # The step is counted in Python and written into global_step before each save, so
         # no step runs an extra op for it.
@@ -171,9 +174,18 @@ def _training_graph(config, hparams):
         saver = tf.train.Saver(max_to_keep=config.keep_checkpoints, save_relative_paths=True)
         init_step = tf.variables_initializer([global_step])
         variables = graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)
+        # After the Saver: checkpoints hold the same variables with any steps_per_run.
+        steps = step_loop.build(config.model, hparams, model, recorder) if recorder else None
     graph.finalize()  # a loop that adds ops by mistake would leak memory; fail loudly instead
     _check_fits_in_memory(config.model, variables)
-    return _Graph(graph, model, saver, global_step, init_step, variables)
+    return _Graph(graph, model, saver, global_step, init_step, variables, steps)
+
+
+def training_graph(config, hparams=None):
+    """The graph `train(config)` trains in (the model, global step, Saver and, with
+    `config.steps_per_run` > 1, the K-steps loop): for goldens and for looking at it."""
+    config = config.resolved()
+    return _training_graph(config, registry.hparams(config.model, **(hparams or {}))).graph
 
 
 def _check_fits_in_memory(name, variables):
@@ -270,6 +282,18 @@ class _Trainer:
         # the epoch (the VAEs), else on the TensorBoard steps.
         self._run_step = self.feeder.step(sess, g.model.train_op)
         self._run_step_and_cost = self.feeder.step(sess, [g.model.train_op, g.model.cost])
+        if g.steps is not None:
+            self._load_split(sess, g.steps)
+            self._run_steps = sess.make_callable(g.steps.costs, feed_list=[g.steps.batches])
+
+    def _load_split(self, sess, steps):
+        """Fills the K-steps loop's data variables with the training split (as model inputs)."""
+        split = self.ds.train
+        images = split.images if self.run.mean_img is None else split.images - self.run.mean_img
+        feed = {steps.images_value: images}
+        if steps.labels_value is not None:
+            feed[steps.labels_value] = split.labels
+        sess.run(steps.load, feed)
 
     def epochs(self):
         """The epochs still to train (from the one the restored step is in)."""
@@ -285,30 +309,31 @@ class _Trainer:
         started, images_seen, self.costs = time.monotonic(), 0, []
         # The epoch's order, replayed from the seed when resuming mid-epoch.
         order = self.ds.train.order(seed=_epoch_seed(config.seed, epoch))
-        last = order[:0]
-        for start in range(skip * config.batch_size, len(order), config.batch_size):
-            if step >= total:
-                break
-            last = order[start:start + config.batch_size]
-            batch = self.buffer.fill(last)
-            step += 1
+        batches = [order[start:start + config.batch_size] for start in
+                   range(skip * config.batch_size, len(order), config.batch_size)]
+        del batches[max(total - step, 0):]
+        last, done = order[:0], 0
+        while done < len(batches):
+            run = batches[done:done + self._run_length(step, batches[done:])]
             step_start = time.monotonic() if self.first_step is None else 0.0
-            if self.kind.averages_costs or step % SUMMARY_EVERY_STEPS == 0:
-                cost = float(self._run_step_and_cost(*batch)[1])
-                if not math.isfinite(cost):
-                    raise self.run.diverged(step, f"the training cost is {cost}")
-                self.costs.append(cost)
-                if step % SUMMARY_EVERY_STEPS == 0:
-                    report.scalar("train/cost", cost, step)
-            else:
-                self._run_step(*batch)
-            images_seen += len(last)
+            for cost in self._train(run, step):
+                step += 1
+                if cost is not None:
+                    if not math.isfinite(cost):
+                        raise self.run.diverged(step, f"the training cost is {cost}")
+                    self.costs.append(cost)
+                    if step % SUMMARY_EVERY_STEPS == 0:
+                        report.scalar("train/cost", cost, step)
+            done += len(run)
+            last = run[-1]
+            run_images = sum(len(b) for b in run)
+            images_seen += run_images
             if self.first_step is None:
-                self.first_step = (time.monotonic() - step_start, len(last))
+                self.first_step = (time.monotonic() - step_start, run_images)
             if step % config.save_every_steps == 0:
                 self.step = step
                 self.save(sess)
-            if step % PROGRESS_CHECK_STEPS == 0:
+            if step // PROGRESS_CHECK_STEPS != (step - len(run)) // PROGRESS_CHECK_STEPS:
                 report.progress(step, total, images_seen, time.monotonic() - started)
             if stop.signum:
                 break
@@ -318,6 +343,31 @@ class _Trainer:
         self.images_seen += images_seen
         self.train_seconds += self.epoch_seconds
         return step >= (epoch + 1) * self.run.steps_per_epoch and images_seen > 0
+
+    def _run_length(self, step, batches):
+        """How many of `batches` (those still to train this epoch, from global step `step`)
+        the next Session.run trains: up to steps_per_run, ending on a checkpoint step, and
+        only batches of one size (the epoch's short last batch runs alone)."""
+        every = self.config.save_every_steps
+        n = min(self.config.steps_per_run, len(batches), every - step % every)
+        while n > 1 and len(batches[n - 1]) != len(batches[0]):
+            n -= 1
+        return n
+
+    def _train(self, run, step):
+        """Trains the batches `run` from global step `step`; returns each step's cost where it
+        is used (every step for kinds that average it over the epoch, else on the TensorBoard
+        steps), None where not."""
+        wanted = [self.kind.averages_costs or (step + i) % SUMMARY_EVERY_STEPS == 0
+                  for i in range(1, len(run) + 1)]
+        if self.g.steps is not None:  # even one step: its random ops draw the loop's streams
+            costs = self._run_steps(np.stack(run).astype(np.int32, copy=False))
+            return [float(c) if w else None for c, w in zip(costs, wanted)]
+        batch = self.buffer.fill(run[0])
+        if wanted[0]:
+            return [float(self._run_step_and_cost(*batch)[1])]
+        self._run_step(*batch)
+        return [None]
 
     def end_epoch(self, sess, epoch):
         """Scores the epoch in the inference copy, draws its frame, records and reports it."""

@@ -50,6 +50,9 @@ class TrainConfig:
       logdir: TensorBoard event folder, or None for none.
       pictures: draw reconstructions, weights, manifolds.
       keep_checkpoints: how many recent checkpoints the Saver keeps.
+      steps_per_run: training steps per Session.run; 1 is the course's loop, more run them in
+        a tf.while_loop over the training split held in the graph
+        (`cadl_graph.training.step_loop`).
       hparams: registry hyperparameters to override, e.g. {"learning_rate": 0.01}.
     """
 
@@ -64,6 +67,7 @@ class TrainConfig:
     logdir: Optional[str] = None
     pictures: bool = True
     keep_checkpoints: int = KEEP_CHECKPOINTS
+    steps_per_run: int = 1
     hparams: dict = dataclasses.field(default_factory=dict)
 
     def resolved(self):
@@ -79,7 +83,8 @@ class TrainConfig:
             batch_size=spec.batch_size if self.batch_size is None else self.batch_size,
             train_dir=self.train_dir or f"runs/train/{self.model}")
         for name, low in (("epochs", 0), ("batch_size", 1), ("seed", 0), ("max_steps", 0),
-                          ("save_every_steps", 1), ("keep_checkpoints", 1)):
+                          ("save_every_steps", 1), ("keep_checkpoints", 1),
+                          ("steps_per_run", 1)):
             value = getattr(config, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or value < low):

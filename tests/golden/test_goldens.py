@@ -10,7 +10,7 @@ from cadl_graph.compat import tf
 from cadl_graph.golden import listing
 from cadl_graph.graphs import classifiers, registry, vae
 from cadl_graph.graphs.batch_norm import batch_norm
-from cadl_graph.training import cluster
+from cadl_graph.training import cluster, loop, session, step_loop
 
 # The course's graphs, then each named variant (the repaired batch norm) of the models it
 # applies to, each in its own golden.
@@ -45,10 +45,27 @@ def test_sync_replicas_graph_matches_its_golden(name, project_golden):
     assert changed and all(n == "init" or n.startswith("Adam") for n in changed), changed
 
 
+# `cadl-graph train --steps_per_run=K` trains in the model's graph plus a K-steps loop.
+@pytest.mark.parametrize("name", registry.NAMES)
+def test_steps_per_run_graph_matches_its_golden(name, project_golden):
+    graph = loop.training_graph(session.TrainConfig(model=name, steps_per_run=10))
+    project_golden.check(graph, listing.golden_path(name, "steps_per_run.ops").name,
+                         title=f"{name}, the training graph with --steps_per_run > 1",
+                         hparams={"steps_per_run": "any K > 1 (fed)"})
+    # It begins with the course's graph, op for op; the loop comes after the Saver.
+    lines = listing.op_lines(graph)
+    default = listing.op_lines(registry.build_in_new_graph(name).graph)
+    assert lines[:len(default)] == default
+    added = [line.split("\t")[0] for line in lines[len(default):]]
+    assert all(n.startswith(("global_step", "save/", "init", f"{step_loop.SCOPE}/"))
+               for n in added), sorted({n.split("/")[0] for n in added})
+
+
 def test_golden_files_name_only_registry_models_and_variants():
     expected = {listing.golden_path(name, f"{variant}.ops" if variant else "ops").name
                 for name, variant in CASES}
     expected |= {listing.golden_path(name, "sync_replicas.ops").name for name in SYNC_MODELS}
+    expected |= {listing.golden_path(name, "steps_per_run.ops").name for name in registry.NAMES}
     expected |= {listing.golden_path(name, kind).name for name in registry.NAMES
                  for kind in ("frozen.ops", "saved_model.ops")}
     # Exports whose random draws are replaced by their centre (export_graph --deterministic).
@@ -70,6 +87,19 @@ def test_a_format_1_golden_says_to_regenerate(tmp_path):
     assert "is format 1; this cadl_graph writes format 2" in message
     assert listing.REGENERATE in message
     assert listing.parse(path.read_text()) == ["x\tPlaceholder\t[?,784]"]  # still readable
+
+
+def test_a_large_string_constant_is_hashed_by_its_strings_not_their_addresses():
+    # A Saver's list of 20 variable names is such a constant: its line must not change
+    # between two builds of one graph.
+    names = [f"layer{i}/W".encode() for i in range(listing.SMALL_VALUE + 4)]
+    lines = []
+    for _ in range(2):
+        with tf.Graph().as_default():
+            lines.append(listing.op_line(tf.constant(names, name="names").op))
+    digest = hashlib.sha256(b"".join(len(n).to_bytes(8, "little") + n for n in names))
+    assert lines[0] == lines[1]
+    assert f"value=<string[{len(names)}] sha256:{digest.hexdigest()[:12]}>" in lines[0]
 
 
 def test_op_line_format():
