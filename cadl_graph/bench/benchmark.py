@@ -9,10 +9,14 @@ or for PyTorch
 round by round (A B C A B C ...), so the machine's drift hits them all alike. For each model:
 
   project       this project's `train()` loop, and scoring through `rundir.open_run(...).restore()`
+  project_k10   the same with `steps_per_run=10` (`project_k100`: 100): K steps per Session.run
   bare          the registry graph in a plain Session with a feed_dict per step: the floor
   keras_fit     the same architecture as a Keras 3 model, `fit` (the four lecture models)
+  keras_fit_k10 `fit(..., steps_per_execution=10)`: Keras's own K steps per call
   keras_step    the same Keras model with a custom `tf.function` training step
+  keras_xla     that step compiled by XLA (`tf.function(jit_compile=True)`)
   torch         the same architecture in PyTorch, eager (when an interpreter has torch)
+  torch_compile the same, its model and step compiled by `torch.compile`
   export_py     the frozen export scored in Python (`predict.Runner`)
   export_cpp    the frozen export scored by the C++ loader (`build/load_graph`)
 
@@ -41,9 +45,15 @@ from cadl_graph.errors import Error
 from cadl_graph.graphs import registry
 from cadl_graph.viz import figures
 
-TRAINERS = ("project", "bare", "keras_fit", "keras_step", "torch")
+# The project's loop with K training steps per Session.run (`--steps_per_run`).
+PROJECT_K = {"project": 1, "project_k10": 10, "project_k100": 100}
+# Each peer: (framework, style), as `peers` runs it.
+PEER_STYLES = {"keras_fit": ("keras", "fit"), "keras_fit_k10": ("keras", "fit_k10"),
+               "keras_step": ("keras", "step"), "keras_xla": ("keras", "xla"),
+               "torch": ("torch", "eager"), "torch_compile": ("torch", "compile")}
+PEERS = tuple(PEER_STYLES)
+TRAINERS = (*PROJECT_K, "bare", *PEERS)
 SCORERS = ("export_py", "export_cpp")
-PEERS = ("keras_fit", "keras_step", "torch")
 # Steps per training measurement: a few seconds each on 2 cores.
 STEPS = dict(linear_classifier=3000, conv_classifier=600, fc_autoencoder=1000,
              conv_autoencoder=800, lecture_sequence=3000, vae=500, conv_vae=120,
@@ -127,21 +137,21 @@ def work(impl, model_name, data, steps, batch_size=None, loader="build/load_grap
     bs = batch_size or registry.get(model_name).batch_size
     ds = _Arrays(data)
     with tempfile.TemporaryDirectory() as folder:
-        if impl == "project":
-            return _project(model_name, ds, folder, steps, bs)
+        if impl in PROJECT_K:
+            return _project(model_name, ds, folder, steps, bs, PROJECT_K[impl])
         if impl == "bare":
             return _bare(model_name, ds, steps, bs)
         return _export(impl, model_name, ds, folder, bs, loader)
 
 
-def _project(model_name, ds, folder, steps, bs):
+def _project(model_name, ds, folder, steps, bs, steps_per_run=1):
     from cadl_graph.training import rundir
     from cadl_graph.training.loop import train
     from cadl_graph.training.scoring import evaluate
     from cadl_graph.training.session import TrainConfig
 
     config = TrainConfig(model=model_name, train_dir=folder, batch_size=bs, pictures=False,
-                         save_every_steps=10 ** 9, epochs=10 ** 6)
+                         save_every_steps=10 ** 9, epochs=10 ** 6, steps_per_run=steps_per_run)
     quiet = lambda *a: None  # noqa: E731
     before = train(dataclasses.replace(config, max_steps=0), ds=ds, out=quiet)
     after = train(dataclasses.replace(config, max_steps=steps), ds=ds, out=quiet)
@@ -223,11 +233,11 @@ class BenchmarkError(Error, RuntimeError):
 def _spawn(impl, model, data, steps, batch_size, torch_python, loader):
     """One measurement in a fresh process; its result dict, or {"error": text}."""
     if impl in PEERS:  # in a process that never imports v1 mode (Keras needs TF2's)
-        request = dict(framework="torch" if impl == "torch" else "keras", model=model,
-                       style=impl.rsplit("_", 1)[-1], data=str(data), steps=steps,
-                       batch_size=batch_size or registry.get(model).batch_size)
+        framework, style = PEER_STYLES[impl]
+        request = dict(framework=framework, model=model, style=style, data=str(data),
+                       steps=steps, batch_size=batch_size or registry.get(model).batch_size)
         env = {**os.environ, "PYTHONPATH": str(Path(peers.__file__).resolve().parents[2])}
-        python = torch_python if impl == "torch" else sys.executable
+        python = torch_python if framework == "torch" else sys.executable
         command, stdin = [python, "-m", "cadl_graph.bench.peers"], json.dumps(request)
     else:
         command = [sys.executable, "-m", WORKER, f"--worker={impl}", f"--model={model}",
@@ -249,9 +259,9 @@ def _spawn(impl, model, data, steps, batch_size, torch_python, loader):
 def implementations(model, torch_python, loader="build/load_graph"):
     """The implementations measured for `model`, in the order each round runs them (no
     export_cpp without a C++ `loader`)."""
-    names = ["project", "bare"]
+    names = [*PROJECT_K, "bare"]
     if model in peers.MODELS:
-        names += ["keras_fit", "keras_step"] + (["torch"] if torch_python else [])
+        names += [p for p in PEERS if torch_python or PEER_STYLES[p][0] != "torch"]
     return names + [s for s in SCORERS if loader or s != "export_cpp"]
 
 
@@ -341,8 +351,8 @@ def render(results, plot=None):
         score = {i: _stats([r.get("score_images_per_s") for r in rs])
                  for i, rs in by_impl.items()}
         bare = train.get("bare")
-        peer_rates = [train[i][0] for i in PEERS if train.get(i)]
-        best_peer = max(peer_rates) if peer_rates else None
+        peer_rates = {i: train[i][0] for i in PEERS if train.get(i)}
+        best_peer = max(peer_rates.values()) if peer_rates else None
         lines += [f"## {model} ({flops / 1e6:.2f} MFLOPs forward per image)", "",
                   "| implementation | train images/s | vs bare | vs best peer | % of peak "
                   "| score images/s | peak MB | held-out metric improved |",
@@ -365,6 +375,8 @@ def render(results, plot=None):
             lines.append(f"| {impl} | {_cell(t)} | {ratio} | {vs_peer} | {peak} | "
                          f"{_cell(score[impl])} | {mb} | {ok} |")
         lines.append("")
+        if peer_rates:
+            lines += [_best_line(train, peer_rates), ""]
     lines += _export_table(results)
     if results["scaling"]:
         lines += [f"## {SCALING_MODEL}: batch size", "",
@@ -382,6 +394,18 @@ def render(results, plot=None):
         if plot:
             lines += [f"![images/s against batch size]({Path(plot).name})", ""]
     return "\n".join(lines)
+
+
+def _best_line(train, peer_rates):
+    """Which peer was fastest, and the project's best K against it."""
+    peer = max(peer_rates, key=peer_rates.get)
+    ours = {i: train[i][0] for i in PROJECT_K if train.get(i)}
+    if not ours:
+        return f"Best peer: {peer} ({peer_rates[peer]:,.0f} images/s)."
+    best = max(ours, key=ours.get)
+    return (f"Best peer: {peer} ({peer_rates[peer]:,.0f} images/s). The project's best: {best} "
+            f"(steps_per_run={PROJECT_K[best]}), {ours[best] / peer_rates[peer]:.2f}x the best "
+            "peer (medians).")
 
 
 def _export_table(results):

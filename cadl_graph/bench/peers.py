@@ -116,7 +116,8 @@ def _keras_loss(name):
 
 
 def run_keras(request):
-    """Trains with `fit` (request["style"] "fit") or a custom `tf.function` step ("step")."""
+    """Trains with `fit` (request["style"] "fit"; "fit_k10" with steps_per_execution=10) or a
+    custom `tf.function` step ("step"; "xla" compiled by XLA, jit_compile=True)."""
     import keras
     import tensorflow as tf
 
@@ -130,13 +131,17 @@ def run_keras(request):
     before = quality()
     idx = np.concatenate(_batches(len(x), bs, steps))
     xs, ts = x[idx], target[idx]
-    if request["style"] == "fit":
-        model.compile(optimizer=optimizer, loss=loss)
-        model.fit(xs[:bs * 2], ts[:bs * 2], batch_size=bs, epochs=1, shuffle=False, verbose=0)
+    style = request["style"]
+    if style in ("fit", "fit_k10"):
+        # steps_per_execution: Keras runs that many steps per call of its compiled function.
+        per_call = 10 if style == "fit_k10" else 1
+        model.compile(optimizer=optimizer, loss=loss, steps_per_execution=per_call)
+        warm = bs * 2 * per_call
+        model.fit(xs[:warm], ts[:warm], batch_size=bs, epochs=1, shuffle=False, verbose=0)
         start = time.perf_counter()
         model.fit(xs, ts, batch_size=bs, epochs=1, shuffle=False, verbose=0)
     else:
-        @tf.function
+        @tf.function(jit_compile=style == "xla")
         def train_step(xb, tb):
             with tf.GradientTape() as tape:
                 value = loss(tb, model(xb, training=True))
@@ -232,7 +237,9 @@ def _torch_model(name):
 
 
 def run_torch(request):
-    """Trains the PyTorch twin in eager mode with torch.optim.Adam."""
+    """Trains the PyTorch twin with torch.optim.Adam, eagerly (request["style"] "eager") or
+    with the model and its loss compiled by torch.compile ("compile"; the first steps, which
+    compile, are the warm-up)."""
     import torch
 
     torch.manual_seed(0)
@@ -255,15 +262,15 @@ def run_torch(request):
         return float(((p - test_target) ** 2).mean(dim=1).mean())
 
     before = quality()
-    batches = _batches(len(x), bs, steps + 1)
-    for first in batches[:1]:  # warm up
+    forward = (torch.compile(lambda xb, tb: loss(model(xb), tb))
+               if request["style"] == "compile" else lambda xb, tb: loss(model(xb), tb))
+    warm = 3 if request["style"] == "compile" else 1
+    batches = _batches(len(x), bs, steps + warm)
+    for i, idx in enumerate(batches):
+        if i == warm:
+            start = time.perf_counter()
         optimizer.zero_grad()
-        loss(model(x[first]), target[first]).backward()
-        optimizer.step()
-    start = time.perf_counter()
-    for idx in batches[1:]:
-        optimizer.zero_grad()
-        loss(model(x[idx]), target[idx]).backward()
+        forward(x[idx], target[idx]).backward()
         optimizer.step()
     seconds = time.perf_counter() - start
     start = time.perf_counter()

@@ -19,10 +19,13 @@ def test_quick_benchmark_measures_every_implementation(tmp_path):
     assert "## linear_classifier" in results and "float32 matmul" in results
     rows = {line.split(" | ")[0].lstrip("| "): line for line in results.splitlines()
             if line.startswith("| ") and "---" not in line}
-    for impl in ("project", "bare", "keras_fit", "keras_step", "export_py", "export_cpp"):
+    trainers = ("project", "project_k10", "bare", "keras_fit", "keras_fit_k10", "keras_step",
+                "keras_xla")
+    for impl in (*trainers, "project_k100", "export_py", "export_cpp"):
         assert impl in rows and "failed" not in rows[impl], (impl, results)
-    for impl in ("project", "bare", "keras_fit", "keras_step"):
+    for impl in trainers:
         assert rows[impl].rstrip(" |").endswith("yes"), rows[impl]  # the held-out metric rose
+    assert "Best peer: " in results and "The project's best: project" in results
     assert (tmp_path / "results.json").is_file()
     assert "## Exports: the C++ loader beside Python" in results
     assert "linear_classifier" in rows and rows["linear_classifier"].rstrip(" |").endswith(")")
