@@ -14,6 +14,8 @@ SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
     ("train.py", ["--model=vae", "--task_index=1"], "--task_index applies only with --job_name"),
     ("dump_graph.py", ["--model=linear_classifier", "--sync_replicas"],
      "--sync_replicas builds a cluster's graph; give --cluster_workers"),
+    ("dump_graph.py", ["--model=linear_classifier", "--steps_per_run=10",
+                       "--cluster_workers=2"], "--steps_per_run builds a single process's"),
     ("dump_graph.py", ["--model=linear_classifier", "--variant=bn_in_cond"],
      "variant bn_in_cond does not apply to linear_classifier"),
     ("explain_graph.py", ["--variant=bn_in_cond", "--checkpoint=/x"],

@@ -26,6 +26,14 @@ def test_golden_format_reproduces_the_file_and_pbtxt_is_a_graphdef():
     assert 'name: "decoder/layer/2/conv2d_transpose"' in pbtxt and "versions {" in pbtxt
 
 
+def test_steps_per_run_prints_the_training_graph_its_golden_pins():
+    done = _run("--model=linear_classifier", "--steps_per_run=10")
+    assert done.returncode == 0, done.stderr
+    expected = listing.parse(listing.golden_path("linear_classifier",
+                                                 "steps_per_run.ops").read_text())
+    assert done.stdout.splitlines() == expected
+
+
 def test_bad_flags_are_usage_errors():
     missing = _run()
     assert missing.returncode != 0 and "--model" in missing.stderr
