@@ -314,7 +314,7 @@ class _Trainer:
         del batches[max(total - step, 0):]
         last, done = order[:0], 0
         while done < len(batches):
-            run = batches[done:done + self._run_length(step, batches[done:])]
+            run = batches[done:done + self._run_length(step, batches, done)]
             step_start = time.monotonic() if self.first_step is None else 0.0
             for cost in self._train(run, step):
                 step += 1
@@ -344,13 +344,13 @@ class _Trainer:
         self.train_seconds += self.epoch_seconds
         return step >= (epoch + 1) * self.run.steps_per_epoch and images_seen > 0
 
-    def _run_length(self, step, batches):
-        """How many of `batches` (those still to train this epoch, from global step `step`)
-        the next Session.run trains: up to steps_per_run, ending on a checkpoint step, and
-        only batches of one size (the epoch's short last batch runs alone)."""
+    def _run_length(self, step, batches, done):
+        """How many of `batches[done:]` (those still to train this epoch, from global step
+        `step`) the next Session.run trains: up to steps_per_run, ending on a checkpoint step,
+        and only batches of one size (the epoch's short last batch runs alone)."""
         every = self.config.save_every_steps
-        n = min(self.config.steps_per_run, len(batches), every - step % every)
-        while n > 1 and len(batches[n - 1]) != len(batches[0]):
+        n = min(self.config.steps_per_run, len(batches) - done, every - step % every)
+        while n > 1 and len(batches[done + n - 1]) != len(batches[done]):
             n -= 1
         return n
 
