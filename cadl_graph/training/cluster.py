@@ -15,7 +15,8 @@ Every variable (and its Adam slots) is placed on `/job:ps/task:k`, the compute o
 ops are the registry graph's, in the same order, so the checkpoint the chief (worker 0) writes
 has the single-process variable names: scoring, resuming a single-process run and exporting
 all read it unchanged. Asynchronous by default: each worker applies its own gradients (a run
-may overshoot the last step by up to workers - 1). `sync=True` wraps Adam in a
+may overshoot the last step by up to workers - 1; the chief waits for the others to leave their
+loop before its last save, so that checkpoint holds the step its name says). `sync=True` wraps Adam in a
 SyncReplicasOptimizer that averages one gradient from every worker per step (its own graph,
 pinned by `golden/<model>.sync_replicas.ops.txt`).
 
@@ -49,6 +50,7 @@ DONE_QUEUE = "cadl_graph_done"
 WAIT_FOR_CHIEF_S = 0.5   # how often a non-chief worker checks that the chief initialised
 MAX_WAIT_S = 600         # ... and for how long, before it gives up
 STOP_GRACE_S = 2         # how long a stopping session waits for its queue-runner threads
+LAST_SAVE_WAIT_S = 30    # how long the chief waits for the other workers before its last save
 
 
 class ClusterError(ConfigError):
@@ -122,6 +124,14 @@ def _done_queue(ps_index, workers):
     with tf.device(f"/job:ps/task:{ps_index}"):
         return tf.FIFOQueue(workers, tf.int32, shared_name=f"{DONE_QUEUE}_{ps_index}",
                             name=f"done_queue_{ps_index}")
+
+
+def _left_queue(workers):
+    """The queue on ps task 0 that each non-chief worker of an asynchronous run enqueues to
+    when it has left its training loop, and that the chief reads before its last save."""
+    with tf.device("/job:ps/task:0"):
+        return tf.FIFOQueue(workers, tf.int32, shapes=[[]], shared_name=f"{DONE_QUEUE}_left",
+                            name="left_queue")
 
 
 def serve(cluster, out=print):
@@ -202,7 +212,7 @@ class _SyncMinimize:
 
 def _build(cluster, name, hparams, seed):
     """The registry graph placed on the cluster; returns (graph, model, train_op, global
-    step, sync optimizer or None, done enqueue ops)."""
+    step, sync optimizer or None, done enqueue ops, `_LastSave` or None)."""
     graph = tf.Graph()
     sync = _SyncMinimize(len(cluster.workers)) if cluster.sync else None
     with graph.as_default():
@@ -215,7 +225,11 @@ def _build(cluster, name, hparams, seed):
             train_op = model.train_op if cluster.sync else \
                 tf.group(model.train_op, tf.assign_add(global_step, 1))
         done = [_done_queue(i, len(cluster.workers)).enqueue(1) for i in range(len(cluster.ps))]
-    return graph, model, train_op, global_step, sync and sync.optimizer, done
+        # A synchronous run's steps are the chief's own (it applies every update), so only an
+        # asynchronous one has other workers stepping while the chief saves.
+        last_save = None if cluster.sync or len(cluster.workers) == 1 else \
+            _LastSave(_left_queue(len(cluster.workers)), len(cluster.workers) - 1)
+    return graph, model, train_op, global_step, sync and sync.optimizer, done, last_save
 
 
 def placed_graph(name, workers=2, ps=1, sync=False, task=0, hparams=None):
@@ -262,8 +276,9 @@ def train_worker(cluster, run, out=print):
       run: a prepared `session.Run`; this worker trains on its shard of `run.ds.train`.
 
     Returns:
-      dict: steps (the global step reached), images_per_s of this worker, and for the chief
-      test (accuracy or cost) and test_metric.
+      dict: steps (the global step reached), images_per_s of this worker, saved (the step of
+      the chief's last checkpoint, None on the others), and for the chief test (accuracy or
+      cost) and test_metric.
     """
     # The chief holds the folder as a single-process run does (lock, leftovers, run.json, the
     # newest intact checkpoint); the other workers never touch it.
@@ -271,7 +286,7 @@ def train_worker(cluster, run, out=print):
     with session.StopSignals() as stop, taken as prefix:
         result = _train(cluster, run, prefix, stop, out)
         if stop.signum:
-            saved = (f"the chief saved model.ckpt-{result['steps']}" if cluster.chief else
+            saved = (f"the chief saved model.ckpt-{result['saved']}" if cluster.chief else
                      "the chief saves the step it reaches")
             raise Stopped(f"worker {cluster.task} stopped at global step {result['steps']}/"
                           f"{run.total_steps} by {signal.Signals(stop.signum).name}; {saved}; "
@@ -288,7 +303,7 @@ def _train(cluster, run, prefix, stop, out):
     config = run.config
     server = tf.distribute.Server(cluster.spec(), job_name="worker", task_index=cluster.task,
                                   config=cluster.session_config())
-    graph, model, train_op, global_step, sync, done = _build(
+    graph, model, train_op, global_step, sync, done, last_save = _build(
         cluster, config.model, run.hparams, config.seed)
     total = run.total_steps
     with graph.as_default():
@@ -299,7 +314,8 @@ def _train(cluster, run, prefix, stop, out):
             # The Saver keeps the last few checkpoints and deletes older ones: tell it of those
             # on disk.
             saver.recover_last_checkpoints([p for _, p in checkpoints.on_disk(run.folder)])
-        creator, hooks = _session_and_hooks(cluster, run, server, saver, sync, prefix)
+        saving = _FiniteBeforeSave(run) if cluster.chief else None
+        creator, hooks = _session_and_hooks(cluster, run, server, saver, sync, prefix, saving)
         # The sync optimizer's token thread stays blocked when training stops: give it a
         # moment, then close the session under it (MonitoredSession waits 120 s by default).
         with _token_thread_stops_quietly(), tf.train.MonitoredSession(
@@ -310,6 +326,8 @@ def _train(cluster, run, prefix, stop, out):
             images, started = _train_shard(sess, train_op, Feeder(model, run.mean_img),
                                            shard(run.ds.train, cluster), config, cluster.task,
                                            stop)
+            if last_save is not None:
+                last_save.wait(sess, out) if cluster.chief else last_save.leave(sess)
         # Timed to the session's close (the chief's last save, the stop grace), as the global
         # step is read after it.
         seconds = time.monotonic() - started if started else 0.0
@@ -320,10 +338,38 @@ def _train(cluster, run, prefix, stop, out):
     step_rate = (step - first) / seconds if seconds else None
     out(f"worker {cluster.task}: done at global step {step}, {rate or 0:.0f} images/s on this "
         f"worker, {step_rate or 0:.1f} global steps/s")
-    return dict(steps=step, images_per_s=rate, global_steps_per_s=step_rate)
+    return dict(steps=step, images_per_s=rate, global_steps_per_s=step_rate,
+                saved=saving and saving.last)
 
 
-def _session_and_hooks(cluster, run, server, saver, sync, prefix):
+class _LastSave:
+    """An asynchronous run's last checkpoint holds the step its name says.
+
+    The chief's hook reads the global step, then saves the variables: another worker's step
+    between the two (the run's end or a stop reaches every worker at once) would go into a file
+    named for the step before it. So each other worker says when it has left its loop
+    (`leave`), and the chief waits for them (`wait`) before it closes its session.
+    """
+
+    def __init__(self, queue, others):
+        self.others = others
+        self.enqueue, self.dequeue = queue.enqueue(1), queue.dequeue_many(others)
+
+    def leave(self, sess):
+        sess.run_step_fn(lambda step_context: step_context.session.run(self.enqueue))
+
+    def wait(self, sess, out):
+        options = tf.RunOptions(timeout_in_ms=int(LAST_SAVE_WAIT_S * 1000))
+        try:  # the raw session: no hook sees this run
+            sess.run_step_fn(lambda step_context: step_context.session.run(
+                self.dequeue, options=options))
+        except tf.errors.DeadlineExceededError:
+            out(f"worker 0: {self.others} other worker(s) did not stop within "
+                f"{LAST_SAVE_WAIT_S} s (stopped by hand, or failed?); saving now, so the last "
+                "checkpoint may hold the steps they take while it is written")
+
+
+def _session_and_hooks(cluster, run, server, saver, sync, prefix, saving):
     """(session creator, hooks) of this worker's MonitoredSession: it stops at the run's last
     step; the chief initialises or restores, and checkpoints; the others wait for it."""
     config, folder = run.config, run.folder
@@ -336,7 +382,7 @@ def _session_and_hooks(cluster, run, server, saver, sync, prefix):
     hooks.append(tf.train.CheckpointSaverHook(
         str(folder), save_steps=config.save_every_steps, scaffold=scaffold,
         checkpoint_basename=rundir.CHECKPOINT_NAME, save_graph_def=False,
-        listeners=[_FiniteBeforeSave(run)]))
+        listeners=[saving]))
     return tf.train.ChiefSessionCreator(scaffold, master=server.target,
                                         config=cluster.session_config(),
                                         checkpoint_filename_with_path=prefix), hooks
@@ -344,14 +390,18 @@ def _session_and_hooks(cluster, run, server, saver, sync, prefix):
 
 class _FiniteBeforeSave(tf.train.CheckpointSaverListener):
     """The chief's check before each checkpoint, as a single-process run makes it: a
-    non-finite weight ends the run with DivergedError and nothing non-finite is saved."""
+    non-finite weight ends the run with DivergedError and nothing non-finite is saved. `last`
+    is the step of the last checkpoint written."""
 
     def __init__(self, run):
-        self.run = run
+        self.run, self.last = run, None
 
     def before_save(self, session, global_step_value):
         variables = tf.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)
         self.run.check_finite(session, variables, global_step_value)
+
+    def after_save(self, session, global_step_value):
+        self.last = int(global_step_value)
 
 
 def _train_shard(sess, train_op, feeder, split, config, task, stop):
