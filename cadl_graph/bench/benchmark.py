@@ -45,8 +45,10 @@ from cadl_graph.errors import Error
 from cadl_graph.graphs import registry
 from cadl_graph.viz import figures
 
-# The project's loop with K training steps per Session.run (`--steps_per_run`).
-PROJECT_K = {"project": 1, "project_k10": 10, "project_k100": 100}
+# The project's loop: (K training steps per Session.run, the step compiled by XLA), as
+# `--steps_per_run=K` and `--xla` set them.
+PROJECT_K = {"project": (1, False), "project_k10": (10, False), "project_k100": (100, False),
+             "project_k100_xla": (100, True)}
 # Each peer: (framework, style), as `peers` runs it.
 PEER_STYLES = {"keras_fit": ("keras", "fit"), "keras_fit_k10": ("keras", "fit_k10"),
                "keras_step": ("keras", "step"), "keras_xla": ("keras", "xla"),
@@ -138,20 +140,21 @@ def work(impl, model_name, data, steps, batch_size=None, loader="build/load_grap
     ds = _Arrays(data)
     with tempfile.TemporaryDirectory() as folder:
         if impl in PROJECT_K:
-            return _project(model_name, ds, folder, steps, bs, PROJECT_K[impl])
+            return _project(model_name, ds, folder, steps, bs, *PROJECT_K[impl])
         if impl == "bare":
             return _bare(model_name, ds, steps, bs)
         return _export(impl, model_name, ds, folder, bs, loader)
 
 
-def _project(model_name, ds, folder, steps, bs, steps_per_run=1):
+def _project(model_name, ds, folder, steps, bs, steps_per_run=1, xla=False):
     from cadl_graph.training import rundir
     from cadl_graph.training.loop import train
     from cadl_graph.training.scoring import evaluate
     from cadl_graph.training.session import TrainConfig
 
     config = TrainConfig(model=model_name, train_dir=folder, batch_size=bs, pictures=False,
-                         save_every_steps=10 ** 9, epochs=10 ** 6, steps_per_run=steps_per_run)
+                         save_every_steps=10 ** 9, epochs=10 ** 6, steps_per_run=steps_per_run,
+                         xla=xla)
     quiet = lambda *a: None  # noqa: E731
     before = train(dataclasses.replace(config, max_steps=0), ds=ds, out=quiet)
     after = train(dataclasses.replace(config, max_steps=steps), ds=ds, out=quiet)
@@ -404,8 +407,13 @@ def _best_line(train, peer_rates):
         return f"Best peer: {peer} ({peer_rates[peer]:,.0f} images/s)."
     best = max(ours, key=ours.get)
     return (f"Best peer: {peer} ({peer_rates[peer]:,.0f} images/s). The project's best: {best} "
-            f"(steps_per_run={PROJECT_K[best]}), {ours[best] / peer_rates[peer]:.2f}x the best "
+            f"({_settings(best)}), {ours[best] / peer_rates[peer]:.2f}x the best "
             "peer (medians).")
+
+
+def _settings(impl):
+    steps_per_run, xla = PROJECT_K[impl]
+    return f"steps_per_run={steps_per_run}" + (", xla" if xla else "")
 
 
 def _export_table(results):

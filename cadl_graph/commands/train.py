@@ -51,6 +51,10 @@ flags.DEFINE_integer("steps_per_run", 1, "Training steps per Session.run: 1 is t
                      "loop; more run them in a tf.while_loop over the training split held in "
                      "the graph (the same batches; worth it for models whose step takes well "
                      "under a millisecond). One process only.", lower_bound=1)
+flags.DEFINE_bool("xla", False, "Compile the training step with XLA, in the "
+                  "--steps_per_run loop (with any K): faster on the compute-bound models; the "
+                  "weights then differ from the course's loop in the last bits. One process "
+                  "only.")
 flags.register_validator("learning_rate", lambda v: v is None or (math.isfinite(v) and v > 0),
                          message="--learning_rate must be a finite number > 0")
 flags.DEFINE_list("ps_hosts", None, "Cluster: host:port of every ps task.")
@@ -77,7 +81,7 @@ def main(argv):
         model=FLAGS.model, epochs=FLAGS.epochs, batch_size=FLAGS.batch_size, seed=FLAGS.seed,
         train_dir=FLAGS.train_dir, data_dir=FLAGS.data_dir, max_steps=FLAGS.max_steps,
         save_every_steps=FLAGS.save_every_steps, logdir=FLAGS.logdir, pictures=FLAGS.pictures,
-        steps_per_run=FLAGS.steps_per_run, hparams=hparams)
+        steps_per_run=FLAGS.steps_per_run, xla=FLAGS.xla, hparams=hparams)
     if FLAGS.job_name or FLAGS.ps_hosts or FLAGS.worker_hosts or "TF_CONFIG" in os.environ:
         return cli.run(lambda: cluster.run_task(_cluster(), config))
     if FLAGS.sync_replicas:

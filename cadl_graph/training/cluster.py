@@ -16,8 +16,8 @@ ops are the registry graph's, in the same order, so the checkpoint the chief (wo
 has the single-process variable names: scoring, resuming a single-process run and exporting
 all read it unchanged. Asynchronous by default: each worker applies its own gradients (a run
 may overshoot the last step by up to workers - 1; the chief waits for the others to leave their
-loop before its last save, so that checkpoint holds the step its name says). `sync=True` wraps Adam in a
-SyncReplicasOptimizer that averages one gradient from every worker per step (its own graph,
+loop before its last save, so that checkpoint holds the step its name says). `sync=True`
+wraps Adam in a SyncReplicasOptimizer that averages one gradient from every worker per step (its own graph,
 pinned by `golden/<model>.sync_replicas.ops.txt`).
 
 What the runtime needs, and is done here: a ps never returns from `join()`, so it waits on a
@@ -258,10 +258,12 @@ def run_task(cluster, config, ds=None, out=print):
     """
     launcher.die_with_launcher()
     launcher.show_stack_on_request()
-    if config.steps_per_run != 1:
-        raise ClusterError(f"--steps_per_run={config.steps_per_run}: a cluster's workers run "
-                           "one step per Session.run (each step reads the variables from the "
-                           "ps and writes them back); leave it at 1 here")
+    if config.steps_per_run != 1 or config.xla:
+        raise ClusterError(f"--steps_per_run={config.steps_per_run}"
+                           f"{' --xla' if config.xla else ''}: a cluster's workers run the "
+                           "course's step, one per Session.run (each step reads the variables "
+                           "from the ps and writes them back); leave out --xla and "
+                           "--steps_per_run here")
     if cluster.job == "ps":
         config.resolved()  # bad settings fail here too, not only on the workers
         return serve(cluster, out=out)

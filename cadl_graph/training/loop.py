@@ -158,14 +158,14 @@ class _Graph:
     global_step: tf.Variable
     init_step: tf.Operation
     variables: list
-    steps: Optional[step_loop.StepLoop] = None  # the K-steps loop (steps_per_run > 1)
+    steps: Optional[step_loop.StepLoop] = None  # the K-steps loop (steps_per_run > 1, xla)
 
 
 def _training_graph(config, hparams):
     graph = tf.Graph()
     with graph.as_default():
         tf.set_random_seed(config.seed)
-        recorder = step_loop.Recorder() if config.steps_per_run > 1 else None
+        recorder = step_loop.Recorder() if config.steps_per_run > 1 or config.xla else None
         model = registry.build(config.model, minimize=recorder, **hparams)
         # Everything below is training machinery, created after the model's own ops.
         # The step is counted in Python and written into global_step before each save, so
@@ -175,7 +175,8 @@ def _training_graph(config, hparams):
         init_step = tf.variables_initializer([global_step])
         variables = graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)
         # After the Saver: checkpoints hold the same variables with any steps_per_run.
-        steps = step_loop.build(config.model, hparams, model, recorder) if recorder else None
+        steps = step_loop.build(config.model, hparams, model, recorder, xla=config.xla) \
+            if recorder else None
     graph.finalize()  # a loop that adds ops by mistake would leak memory; fail loudly instead
     _check_fits_in_memory(config.model, variables)
     return _Graph(graph, model, saver, global_step, init_step, variables, steps)
@@ -183,7 +184,8 @@ def _training_graph(config, hparams):
 
 def training_graph(config, hparams=None):
     """The graph `train(config)` trains in (the model, global step, Saver and, with
-    `config.steps_per_run` > 1, the K-steps loop): for goldens and for looking at it."""
+    `config.steps_per_run` > 1 or `config.xla`, the K-steps loop): for goldens and for
+    looking at it."""
     config = config.resolved()
     return _training_graph(config, registry.hparams(config.model, **(hparams or {}))).graph
 
@@ -283,6 +285,7 @@ class _Trainer:
         self._run_step = self.feeder.step(sess, g.model.train_op)
         self._run_step_and_cost = self.feeder.step(sess, [g.model.train_op, g.model.cost])
         if g.steps is not None:
+            self._sess = sess
             self._load_split(sess, g.steps)
             self._run_steps = sess.make_callable(g.steps.costs, feed_list=[g.steps.batches])
 
@@ -361,13 +364,30 @@ class _Trainer:
         wanted = [self.kind.averages_costs or (step + i) % SUMMARY_EVERY_STEPS == 0
                   for i in range(1, len(run) + 1)]
         if self.g.steps is not None:  # even one step: its random ops draw the loop's streams
-            costs = self._run_steps(np.stack(run).astype(np.int32, copy=False))
+            batches = np.stack(run).astype(np.int32, copy=False)
+            if self.config.xla and self.first_step is None:
+                costs = self._first_compiled_run(batches)
+            else:
+                costs = self._run_steps(batches)
             return [float(c) if w else None for c, w in zip(costs, wanted)]
         batch = self.buffer.fill(run[0])
         if wanted[0]:
             return [float(self._run_step_and_cost(*batch)[1])]
         self._run_step(*batch)
         return [None]
+
+    def _first_compiled_run(self, batches):
+        """The session's first run with --xla, traced: says so when TensorFlow compiled none
+        of the step (a build without XLA's CPU compiler runs the marked ops as usual)."""
+        metadata = tf.RunMetadata()
+        costs = self._sess.run(self.g.steps.costs, {self.g.steps.batches: batches},
+                               options=tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE),
+                               run_metadata=metadata)
+        if not step_loop.compiled_ops(metadata):
+            self.out(f"--xla: TensorFlow {tf.__version__} compiled none of the step's ops "
+                     "(does this build have XLA's CPU compiler?); training runs them "
+                     "uncompiled")
+        return costs
 
     def end_epoch(self, sess, epoch):
         """Scores the epoch in the inference copy, draws its frame, records and reports it."""

@@ -53,6 +53,10 @@ class TrainConfig:
       steps_per_run: training steps per Session.run; 1 is the course's loop, more run them in
         a tf.while_loop over the training split held in the graph
         (`cadl_graph.training.step_loop`).
+      xla: compile the loop's step with XLA (`tf.xla.experimental.jit_scope`); trains through
+        the loop with any steps_per_run. Faster on the compute-bound models, but the fused
+        arithmetic rounds differently, so the weights differ from the course's loop in the
+        last bits (its held-out metric agrees to float noise).
       hparams: registry hyperparameters to override, e.g. {"learning_rate": 0.01}.
     """
 
@@ -68,6 +72,7 @@ class TrainConfig:
     pictures: bool = True
     keep_checkpoints: int = KEEP_CHECKPOINTS
     steps_per_run: int = 1
+    xla: bool = False
     hparams: dict = dataclasses.field(default_factory=dict)
 
     def resolved(self):

@@ -27,8 +27,15 @@ The steps are the default loop's: the same examples in the same batches in the s
 the same random draws (each random op of the loop gets its model twin's seeds), so the weights
 after N steps equal the default loop's (tests/training/test_step_loop.py measures it).
 `golden/<model>.steps_per_run.ops.txt` pins the graph.
+
+With `xla=True` the loop's model is built under `tf.xla.experimental.jit_scope()`: its ops
+carry `_XlaCompile=True`, and TensorFlow compiles those it can (the forward pass and the
+gradients; not the variable reads and `ApplyAdam`, which take TF1's reference variables) into
+fused XLA programs on the CPU, with no environment variable. Same ops, so the same golden (it
+leaves out `_` attributes); different rounding, so not the default loop's weights bit for bit.
 """
 
+import contextlib
 import dataclasses
 from typing import Optional
 
@@ -76,7 +83,7 @@ class StepLoop:
     costs: tf.Tensor
 
 
-def build(name, hparams, model, recorder):
+def build(name, hparams, model, recorder, xla=False):
     """Adds the K-steps loop of registry model `name` to the default graph, which already holds
     `model` built with `minimize=recorder` (and after it the training machinery).
 
@@ -85,6 +92,7 @@ def build(name, hparams, model, recorder):
       model: the registry Model; its `x` (and `labels`) give the data's shapes, its
         `train_feed` the auxiliary placeholders' training values.
       recorder: the `Recorder` the model was built with.
+      xla: mark the loop's model for XLA compilation.
 
     Returns:
       StepLoop.
@@ -122,7 +130,8 @@ def build(name, hparams, model, recorder):
                 return getter(name.replace(loop_scope, ""), *args, **kwargs)
 
             with tf.variable_scope(tf.get_variable_scope(), reuse=True,
-                                   custom_getter=model_variable):
+                                   custom_getter=model_variable), \
+                    (tf.xla.experimental.jit_scope() if xla else contextlib.nullcontext()):
                 step = registry.build(name, minimize=minimize, inputs=inputs, **hparams)
             _copy_random_seeds(model.cost, step.cost)
             with tf.control_dependencies([step.train_op]):
@@ -133,6 +142,12 @@ def build(name, hparams, model, recorder):
                                  parallel_iterations=1, back_prop=False)
         costs = tf.identity(costs.stack(), name="costs")
     return StepLoop(images_value, labels_value, load, batches, costs)
+
+
+def compiled_ops(run_metadata):
+    """How many XLA programs ran in a traced `Session.run` (its `_XlaRun` ops)."""
+    return sum(node.timeline_label.split("(")[0].split("= ")[-1].strip() == "_XlaRun"
+               for device in run_metadata.step_stats.dev_stats for node in device.node_stats)
 
 
 def _data_variable(value, name):
