@@ -17,8 +17,8 @@ has the single-process variable names: scoring, resuming a single-process run an
 all read it unchanged. Asynchronous by default: each worker applies its own gradients (a run
 may overshoot the last step by up to workers - 1; the chief waits for the others to leave their
 loop before its last save, so that checkpoint holds the step its name says). `sync=True`
-wraps Adam in a SyncReplicasOptimizer that averages one gradient from every worker per step (its own graph,
-pinned by `golden/<model>.sync_replicas.ops.txt`).
+wraps Adam in a SyncReplicasOptimizer that averages one gradient from every worker per step
+(its own graph, pinned by `golden/<model>.sync_replicas.ops.txt`).
 
 What the runtime needs, and is done here: a ps never returns from `join()`, so it waits on a
 shared queue that every worker enqueues to when it is done; each worker filters its devices to
