@@ -285,9 +285,9 @@ class _Trainer:
         self._run_step = self.feeder.step(sess, g.model.train_op)
         self._run_step_and_cost = self.feeder.step(sess, [g.model.train_op, g.model.cost])
         if g.steps is not None:
-            self._sess = sess
             self._load_split(sess, g.steps)
-            self._run_steps = sess.make_callable(g.steps.costs, feed_list=[g.steps.batches])
+            self._run_steps = sess.make_callable(g.steps.costs, feed_list=[g.steps.batches],
+                                                 accept_options=True)
 
     def _load_split(self, sess, steps):
         """Fills the K-steps loop's data variables with the training split (as model inputs)."""
@@ -380,9 +380,8 @@ class _Trainer:
         """The session's first run with --xla, traced: says so when TensorFlow compiled none
         of the step (a build without XLA's CPU compiler runs the marked ops as usual)."""
         metadata = tf.RunMetadata()
-        costs = self._sess.run(self.g.steps.costs, {self.g.steps.batches: batches},
-                               options=tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE),
-                               run_metadata=metadata)
+        costs = self._run_steps(batches, options=tf.RunOptions(
+            trace_level=tf.RunOptions.FULL_TRACE), run_metadata=metadata)
         if not step_loop.compiled_ops(metadata):
             self.out(f"--xla: TensorFlow {tf.__version__} compiled none of the step's ops "
                      "(does this build have XLA's CPU compiler?); training runs them "
