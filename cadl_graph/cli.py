@@ -11,7 +11,8 @@ that cannot be made, a bad hyperparameter) become one `logging.error` line and e
 (a clean stop on SIGINT or SIGTERM, `errors.Stopped`, one warning line and 128 + the signal),
 and so do the machine's refusals (`OSError`: a full disk, a read-only folder, a path through a
 file or a dangling link, each naming the path); anything else is a bug and keeps its
-traceback (and absl's `--pdb_post_mortem`). Flags that several commands share are defined
+traceback (and absl's `--pdb_post_mortem`). A help flag (`--help`, `--helpfull`, ...)
+exits 0, where absl alone exits 1. Flags that several commands share are defined
 here, once, with one help text; `start` runs a command.
 """
 
@@ -88,8 +89,31 @@ def start(main, doc, required=(), flags_parser=None):
                 FLAGS.register_flag_by_module(sys.argv[0], flag)
                 shown.add(id(flag))
     flags.mark_flags_as_required(list(required))
-    app.run(functools.partial(_quiet_ends, main),
-            **({"flags_parser": flags_parser} if flags_parser else {}))
+    try:
+        app.run(functools.partial(_quiet_ends, main),
+                **({"flags_parser": flags_parser} if flags_parser else {}))
+    except SystemExit as e:
+        # absl ends every help flag with status 1; help that was asked for is a success, as in
+        # argparse, so `cmd --help && ...` and scripts probing a command work.
+        if e.code == 1 and asked_for_help(sys.argv[1:]):
+            raise SystemExit(0) from None
+        raise
+
+
+# absl's help flags, each with one dash or two; -h and -? take one only.
+HELP_FLAGS = {"-h", "-?", *(dashes + name for dashes in ("-", "--")
+                            for name in ("help", "helpshort", "helpfull", "helpxml"))}
+
+
+def asked_for_help(args):
+    """Whether `args` (a command line without the program) holds one of absl's help flags
+    before any `--`."""
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg in HELP_FLAGS:
+            return True
+    return False
 
 
 def _quiet_ends(main, argv):

@@ -40,3 +40,22 @@ def test_dump_graph_places_a_variant_on_a_cluster():
     assert "encoder/0/bn0/cond/ExponentialMovingAverage/AssignMovingAvg/sub/x" in devices
     average = "encoder/0/bn0/encoder/0/bn0/moments/Squeeze/ExponentialMovingAverage"
     assert devices[average] == "/job:ps/task:0"
+
+
+@pytest.mark.parametrize("args, status", [
+    (["--help"], 0), (["-h"], 0), (["--helpfull"], 0), (["--model=vae", "--helpshort"], 0),
+    (["--nosuch_flag"], 1), (["--h"], 1),  # absl knows no --h: a usage error, not help
+])
+def test_help_is_a_success_and_a_bad_flag_is_not(args, status):
+    done = subprocess.run([sys.executable, str(SCRIPTS / "export_graph.py"), *args],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == status, (done.stdout[-500:], done.stderr[-500:])
+    assert ("--checkpoint" in done.stdout) == (status == 0)
+
+
+def test_only_a_help_flag_before_the_double_dash_asks_for_help():
+    from cadl_graph import cli
+
+    assert cli.asked_for_help(["--model=vae", "-?"])
+    assert not cli.asked_for_help(["--model=vae", "--", "--help"])
+    assert not cli.asked_for_help(["help", "--helpme"])
