@@ -280,14 +280,15 @@ class _Trainer:
                 self.out(f"resuming {g.model.name} from {prefix} at step "
                          f"{self.step}/{self.run.total_steps}")
         self.history = [r for r in rundir.load_history(folder) if r["step"] <= self.step]
-        # The cost is fetched only when it is used: every step for kinds that average it over
-        # the epoch (the VAEs), else on the TensorBoard steps.
-        self._run_step = self.feeder.step(sess, g.model.train_op)
-        self._run_step_and_cost = self.feeder.step(sess, [g.model.train_op, g.model.cost])
         if g.steps is not None:
             self._load_split(sess, g.steps)
             self._run_steps = sess.make_callable(g.steps.costs, feed_list=[g.steps.batches],
                                                  accept_options=True)
+        else:
+            # The cost is fetched only when it is used: every step for kinds that average it
+            # over the epoch (the VAEs), else on the TensorBoard steps.
+            self._run_step = self.feeder.step(sess, g.model.train_op)
+            self._run_step_and_cost = self.feeder.step(sess, [g.model.train_op, g.model.cost])
 
     def _load_split(self, sess, steps):
         """Fills the K-steps loop's data variables with the training split (as model inputs)."""
