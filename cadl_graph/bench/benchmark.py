@@ -45,16 +45,16 @@ from cadl_graph.errors import Error
 from cadl_graph.graphs import registry
 from cadl_graph.viz import figures
 
-# The project's loop: (K training steps per Session.run, the step compiled by XLA), as
-# `--steps_per_run=K` and `--xla` set them.
-PROJECT_K = {"project": (1, False), "project_k10": (10, False), "project_k100": (100, False),
-             "project_k100_xla": (100, True)}
+# The project's training loop as each row runs it: (K training steps per Session.run, the
+# step compiled by XLA), as `--steps_per_run=K` and `--xla` set them.
+PROJECT_LOOPS = {"project": (1, False), "project_k10": (10, False),
+                 "project_k100": (100, False), "project_k100_xla": (100, True)}
 # Each peer: (framework, style), as `peers` runs it.
 PEER_STYLES = {"keras_fit": ("keras", "fit"), "keras_fit_k10": ("keras", "fit_k10"),
                "keras_step": ("keras", "step"), "keras_xla": ("keras", "xla"),
                "torch": ("torch", "eager"), "torch_compile": ("torch", "compile")}
 PEERS = tuple(PEER_STYLES)
-TRAINERS = (*PROJECT_K, "bare", *PEERS)
+TRAINERS = (*PROJECT_LOOPS, "bare", *PEERS)
 SCORERS = ("export_py", "export_cpp")
 # Steps per training measurement: a few seconds each on 2 cores.
 STEPS = dict(linear_classifier=3000, conv_classifier=600, fc_autoencoder=1000,
@@ -139,8 +139,8 @@ def work(impl, model_name, data, steps, batch_size=None, loader="build/load_grap
     bs = batch_size or registry.get(model_name).batch_size
     ds = _Arrays(data)
     with tempfile.TemporaryDirectory() as folder:
-        if impl in PROJECT_K:
-            return _project(model_name, ds, folder, steps, bs, *PROJECT_K[impl])
+        if impl in PROJECT_LOOPS:
+            return _project(model_name, ds, folder, steps, bs, *PROJECT_LOOPS[impl])
         if impl == "bare":
             return _bare(model_name, ds, steps, bs)
         return _export(impl, model_name, ds, folder, bs, loader)
@@ -262,7 +262,7 @@ def _spawn(impl, model, data, steps, batch_size, torch_python, loader):
 def implementations(model, torch_python, loader="build/load_graph"):
     """The implementations measured for `model`, in the order each round runs them (no
     export_cpp without a C++ `loader`)."""
-    names = [*PROJECT_K, "bare"]
+    names = [*PROJECT_LOOPS, "bare"]
     if model in peers.MODELS:
         names += [p for p in PEERS if torch_python or PEER_STYLES[p][0] != "torch"]
     return names + [s for s in SCORERS if loader or s != "export_cpp"]
@@ -402,7 +402,7 @@ def render(results, plot=None):
 def _best_line(train, peer_rates):
     """Which peer was fastest, and the project's best K against it."""
     peer = max(peer_rates, key=peer_rates.get)
-    ours = {i: train[i][0] for i in PROJECT_K if train.get(i)}
+    ours = {i: train[i][0] for i in PROJECT_LOOPS if train.get(i)}
     if not ours:
         return f"Best peer: {peer} ({peer_rates[peer]:,.0f} images/s)."
     best = max(ours, key=ours.get)
@@ -412,7 +412,7 @@ def _best_line(train, peer_rates):
 
 
 def _settings(impl):
-    steps_per_run, xla = PROJECT_K[impl]
+    steps_per_run, xla = PROJECT_LOOPS[impl]
     return f"steps_per_run={steps_per_run}" + (", xla" if xla else "")
 
 
