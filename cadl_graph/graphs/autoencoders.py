@@ -123,11 +123,11 @@ def fc_autoencoder(*, dimensions: Sizes, learning_rate: Rate, minimize=None, inp
       Model with x = Placeholder [?, 784], z [?, dimensions[-1]], y [?, 784].
     """
     X = placeholder(inputs, "x", tf.float32, [None, N_FEATURES])  # In[10]
-    z, Ws, end_points = fc_encoder(X, dimensions)                # In[11]
-    Y, decoder_points = fc_decoder(z, Ws)                        # In[13]-[15]
-    cost = reconstruction_cost(X, Y)                             # In[16]-[17]
-    train_op = adam_minimize(cost, learning_rate, minimize)      # In[18]
-    init_op = initializer(inputs)                        # In[19]
+    z, Ws, end_points = fc_encoder(X, dimensions)                 # In[11]
+    Y, decoder_points = fc_decoder(z, Ws)                         # In[13]-[15]
+    cost = reconstruction_cost(X, Y)                              # In[16]-[17]
+    train_op = adam_minimize(cost, learning_rate, minimize)       # In[18]
+    init_op = initializer(inputs)                                 # In[19]
     return Model(x=X, y=Y, z=z, cost=cost, train_op=train_op, init_op=init_op,
                  end_points={**end_points, **decoder_points},
                  hparams=dict(dimensions=list(dimensions), learning_rate=learning_rate))
@@ -149,14 +149,14 @@ def conv_autoencoder(*, n_filters: Sizes, filter_sizes: Sizes, learning_rate: Ra
     if len(filter_sizes) < len(n_filters):
         raise HparamError(f"conv_autoencoder needs a filter size per layer: n_filters "
                           f"{list(n_filters)}, filter_sizes {list(filter_sizes)}")
-    X = placeholder(inputs, "x", tf.float32, [None, N_FEATURES])           # In[23]
-    X_tensor = tf.reshape(X, [-1, IMAGE_SIZE, IMAGE_SIZE, 1])              # In[24]
+    X = placeholder(inputs, "x", tf.float32, [None, N_FEATURES])                 # In[23]
+    X_tensor = tf.reshape(X, [-1, IMAGE_SIZE, IMAGE_SIZE, 1])                    # In[24]
     z, Ws, shapes, end_points = conv_encoder(X_tensor, n_filters, filter_sizes)  # In[25]-[26]
-    decoded, decoder_points = conv_decoder(z, Ws, shapes, X)               # In[27]-[28]
-    Y = tf.reshape(decoded, [-1, N_FEATURES])                              # In[29]
-    cost = reconstruction_cost(X, Y)                                       # In[30]
-    train_op = adam_minimize(cost, learning_rate, minimize)                # In[30]
-    init_op = initializer(inputs)                                  # In[30]
+    decoded, decoder_points = conv_decoder(z, Ws, shapes, X)                     # In[27]-[28]
+    Y = tf.reshape(decoded, [-1, N_FEATURES])                                    # In[29]
+    cost = reconstruction_cost(X, Y)                                             # In[30]
+    train_op = adam_minimize(cost, learning_rate, minimize)                      # In[30]
+    init_op = initializer(inputs)                                                # In[30]
     return Model(x=X, y=Y, z=z, cost=cost, train_op=train_op, init_op=init_op,
                  end_points={**end_points, **decoder_points},
                  hparams=dict(n_filters=list(n_filters), filter_sizes=list(filter_sizes),

@@ -64,7 +64,7 @@ def conv_net(X, *, init_stddev, n_output=N_CLASSES, filter_size=5, n_filters=(32
     h_2 = tf.nn.relu(tf.nn.bias_add(
         tf.nn.conv2d(input=h_1, filter=W_2, strides=[1, 2, 2, 1], padding="SAME"), b_2))
     dims = h_2.get_shape().as_list()
-    h_2_flat = tf.reshape(h_2, [-1, dims[1] * dims[2] * n_2])                      # In[60]
+    h_2_flat = tf.reshape(h_2, [-1, dims[1] * dims[2] * n_2])                       # In[60]
     h_3, _ = utils.linear(h_2_flat, n_fc, activation=tf.nn.relu, name="fc_1")       # In[61]
     Y_pred, _ = utils.linear(h_3, n_output, activation=tf.nn.softmax, name="fc_2")  # In[62]
     end_points = {"h_1": h_1, "h_2": h_2, "h_2_flat": h_2_flat, "h_3": h_3}
@@ -97,13 +97,13 @@ def accuracy(Y_pred, Y):
 def _classifier(inference, learning_rate, hparams, minimize, inputs):
     """The cells both classifiers share, around their `inference` network: linear classifier
     In[41]-[47], conv classifier In[54]-[65] (the second cell tag of each line)."""
-    X = placeholder(inputs, "x", tf.float32, [None, N_FEATURES])          # In[41] / In[54]
-    Y = placeholder(inputs, "labels", tf.float32, [None, N_CLASSES])      # In[42] / In[54]
-    Y_pred, end_points, weights = inference(X)                 # In[43] / In[55]-[62]
-    cost = cross_entropy(Y, Y_pred)                            # In[44] / In[63]
-    train_op = adam_minimize(cost, learning_rate, minimize)    # In[44] / In[63]
-    acc = accuracy(Y_pred, Y)                                  # In[45]-[46] / In[64]
-    init_op = initializer(inputs)                      # In[47] / In[65]
+    X = placeholder(inputs, "x", tf.float32, [None, N_FEATURES])      # In[41] / In[54]
+    Y = placeholder(inputs, "labels", tf.float32, [None, N_CLASSES])  # In[42] / In[54]
+    Y_pred, end_points, weights = inference(X)                        # In[43] / In[55]-[62]
+    cost = cross_entropy(Y, Y_pred)                                   # In[44] / In[63]
+    train_op = adam_minimize(cost, learning_rate, minimize)           # In[44] / In[63]
+    acc = accuracy(Y_pred, Y)                                         # In[45]-[46] / In[64]
+    init_op = initializer(inputs)                                     # In[47] / In[65]
     return Model(x=X, y=Y_pred, labels=Y, cost=cost, accuracy=acc, train_op=train_op,
                  init_op=init_op, end_points=end_points, weights=weights, hparams=hparams)
 
