@@ -303,6 +303,7 @@ def measure(out_dir, models=None, rounds=3, quick=False, torch_python=None,
                               json.dumps(results, indent=1, default=str).encode())
     plot = _scaling_plot(results, out_dir / "scaling.png") if results["scaling"] else None
     fileio.atomic_write_bytes(out_dir / "RESULTS.md", render(results, plot).encode())
+    out("\n".join(["", *summary(results), "", f"Every figure: {out_dir / 'RESULTS.md'}"]))
     return results
 
 
@@ -348,9 +349,10 @@ def render(results, plot=None):
         f"{'measured with ' + results['torch'] if results['torch'] else 'not installed, skipped'}.",
         "",
     ]
+    lines += summary(results) + [""]
     for model, by_impl in results["models"].items():
         flops = results["flops"][model]
-        train = {i: _stats([r.get("images_per_s") for r in rs]) for i, rs in by_impl.items()}
+        train = _train_rates(by_impl)
         score = {i: _stats([r.get("score_images_per_s") for r in rs])
                  for i, rs in by_impl.items()}
         bare = train.get("bare")
@@ -399,16 +401,44 @@ def render(results, plot=None):
     return "\n".join(lines)
 
 
+def _train_rates(by_impl):
+    """{implementation: (median, min, max) training images/s, or None} of one model."""
+    return {i: _stats([r.get("images_per_s") for r in rs]) for i, rs in by_impl.items()}
+
+
+def _best(train, among):
+    """The implementation of `among` with the highest median in `train`, or None."""
+    rates = {i: train[i][0] for i in among if train.get(i)}
+    return max(rates, key=rates.get) if rates else None
+
+
 def _best_line(train, peer_rates):
     """Which peer was fastest, and the project's best K against it."""
-    peer = max(peer_rates, key=peer_rates.get)
-    ours = {i: train[i][0] for i in PROJECT_LOOPS if train.get(i)}
-    if not ours:
+    peer, best = _best(train, peer_rates), _best(train, PROJECT_LOOPS)
+    if best is None:
         return f"Best peer: {peer} ({peer_rates[peer]:,.0f} images/s)."
-    best = max(ours, key=ours.get)
     return (f"Best peer: {peer} ({peer_rates[peer]:,.0f} images/s). The project's best: {best} "
-            f"({_settings(best)}), {ours[best] / peer_rates[peer]:.2f}x the best "
+            f"({_settings(best)}), {train[best][0] / peer_rates[peer]:.2f}x the best "
             "peer (medians).")
+
+
+def summary(results):
+    """The markdown table of the project against the bare loop and the tuned peers, a row a
+    model: the course's loop (K = 1) over the bare loop, and the fastest of the project's
+    loops (`PROJECT_LOOPS`) over the fastest peer, all medians of training images/s."""
+    lines = ["## The project against the bare loop and the tuned peers", "",
+             "| model | project (K=1) / bare | best peer | the project's best | "
+             "best project / best peer |", "| --- | --- | --- | --- | --- |"]
+    for model, by_impl in results["models"].items():
+        train = _train_rates(by_impl)
+        ours, bare = train.get("project"), train.get("bare")
+        peer, best = _best(train, PEERS), _best(train, PROJECT_LOOPS)
+        over_bare = f"{ours[0] / bare[0]:.2f}x" if ours and bare else "-"
+        peer_cell = f"{peer} {train[peer][0]:,.0f}" if peer else "-"
+        best_cell = f"{best} ({_settings(best)}) {train[best][0]:,.0f}" if best else "-"
+        ratio = f"**{train[best][0] / train[peer][0]:.2f}x**" if peer and best else "-"
+        lines.append(f"| {model} | {over_bare} | {peer_cell} | {best_cell} | {ratio} |")
+    return lines
 
 
 def _settings(impl):

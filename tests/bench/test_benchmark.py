@@ -1,5 +1,6 @@
 """make bench's script, quick: every implementation runs, learns, and lands in RESULTS.md."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,12 @@ def test_quick_benchmark_measures_every_implementation(tmp_path):
     for impl in trainers:
         assert rows[impl].rstrip(" |").endswith("yes"), rows[impl]  # the held-out metric rose
     assert "Best peer: " in results and "The project's best: project" in results
+    # The summary, in RESULTS.md and at the end of the output: K=1 over bare, best over peer.
+    summary = "## The project against the bare loop and the tuned peers"
+    assert summary in results and summary in done.stdout
+    row = done.stdout.split(summary)[1].split("| linear_classifier | ")[1].splitlines()[0]
+    assert re.fullmatch(r"\d+\.\d\dx \| \w+ [\d,]+ \| project\w* \(steps_per_run=\d+.*\) "
+                        r"[\d,]+ \| \*\*\d+\.\d\dx\*\* \|", row), row
     assert (tmp_path / "results.json").is_file()
     assert "## Exports: the C++ loader beside Python" in results
     assert "linear_classifier" in rows and rows["linear_classifier"].rstrip(" |").endswith(")")
