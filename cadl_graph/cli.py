@@ -100,9 +100,9 @@ def start(main, doc, required=(), flags_parser=None):
         raise
 
 
-# absl's help flags, each with one dash or two; -h and -? take one only.
-HELP_FLAGS = {"-h", "-?", *(dashes + name for dashes in ("-", "--")
-                            for name in ("help", "helpshort", "helpfull", "helpxml"))}
+# absl's help flags, each with one dash or two, and -? (absl has no -h: a usage error).
+HELP_FLAGS = {"-?", *(dashes + name for dashes in ("-", "--")
+                      for name in ("help", "helpshort", "helpfull", "helpxml"))}
 
 
 def asked_for_help(args):

@@ -43,8 +43,8 @@ def test_dump_graph_places_a_variant_on_a_cluster():
 
 
 @pytest.mark.parametrize("args, status", [
-    (["--help"], 0), (["-h"], 0), (["--helpfull"], 0), (["--model=vae", "--helpshort"], 0),
-    (["--nosuch_flag"], 1), (["--h"], 1),  # absl knows no --h: a usage error, not help
+    (["--help"], 0), (["-?"], 0), (["--helpfull"], 0), (["--model=vae", "--helpshort"], 0),
+    (["--nosuch_flag"], 1), (["-h"], 1),  # absl knows no -h: a usage error, not help
 ])
 def test_help_is_a_success_and_a_bad_flag_is_not(args, status):
     done = subprocess.run([sys.executable, str(SCRIPTS / "export_graph.py"), *args],
