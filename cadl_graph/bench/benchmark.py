@@ -356,8 +356,8 @@ def render(results, plot=None):
         score = {i: _stats([r.get("score_images_per_s") for r in rs])
                  for i, rs in by_impl.items()}
         bare = train.get("bare")
-        peer_rates = {i: train[i][0] for i in PEERS if train.get(i)}
-        best_peer = max(peer_rates.values()) if peer_rates else None
+        peer = _best(train, PEERS)
+        best_peer = train[peer][0] if peer else None
         lines += [f"## {model} ({flops / 1e6:.2f} MFLOPs forward per image)", "",
                   "| implementation | train images/s | vs bare | vs best peer | % of peak "
                   "| score images/s | peak MB | held-out metric improved |",
@@ -380,8 +380,8 @@ def render(results, plot=None):
             lines.append(f"| {impl} | {_cell(t)} | {ratio} | {vs_peer} | {peak} | "
                          f"{_cell(score[impl])} | {mb} | {ok} |")
         lines.append("")
-        if peer_rates:
-            lines += [_best_line(train, peer_rates), ""]
+        if peer:
+            lines += [_best_line(train, peer), ""]
     lines += _export_table(results)
     if results["scaling"]:
         lines += [f"## {SCALING_MODEL}: batch size", "",
@@ -412,14 +412,14 @@ def _best(train, among):
     return max(rates, key=rates.get) if rates else None
 
 
-def _best_line(train, peer_rates):
-    """Which peer was fastest, and the project's best K against it."""
-    peer, best = _best(train, peer_rates), _best(train, PROJECT_LOOPS)
+def _best_line(train, peer):
+    """The fastest peer `peer`, and the project's best loop against it."""
+    said = f"Best peer: {peer} ({train[peer][0]:,.0f} images/s)."
+    best = _best(train, PROJECT_LOOPS)
     if best is None:
-        return f"Best peer: {peer} ({peer_rates[peer]:,.0f} images/s)."
-    return (f"Best peer: {peer} ({peer_rates[peer]:,.0f} images/s). The project's best: {best} "
-            f"({_settings(best)}), {train[best][0] / peer_rates[peer]:.2f}x the best "
-            "peer (medians).")
+        return said
+    return (f"{said} The project's best: {best} ({_settings(best)}), "
+            f"{train[best][0] / train[peer][0]:.2f}x the best peer (medians).")
 
 
 def summary(results):
